@@ -1,0 +1,172 @@
+"""Safe YAML and JSON reading with source positions.
+
+Rule, knowledge and case files are data: they are read with ruamel.yaml's round-trip
+loader, which keeps the line and column of every key and item, speaks YAML 1.2 (``no``
+stays a string), refuses duplicate keys and never constructs Python objects from tags.
+Documents are bounded in size and in expanded node count, so an alias bomb is refused
+instead of being expanded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .errors import Problem
+
+MAX_FILE_BYTES = 5_000_000
+MAX_NODES = 500_000
+MAX_DEPTH = 64
+
+Loc = Sequence[str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A parsed file: plain Python data plus the round-trip tree for positions."""
+
+    path: str
+    data: Any
+    tree: Any
+
+    def position(self, loc: Loc) -> tuple[int | None, int | None]:
+        """1-based (line, column) of the node at ``loc``, or of its nearest parent."""
+        return position(self.tree, loc)
+
+    def problem(self, code: str, message: str, loc: Loc = (), **extra: Any) -> Problem:
+        """A :class:`Problem` located at ``loc`` in this document."""
+        line, col = self.position(loc)
+        return Problem(code=code, message=message, file=self.path, line=line, col=col, **extra)
+
+
+class DocumentError(Exception):
+    """Raised by :func:`parse` with a located problem; callers wrap it in their own error."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def parse(text: str, path: str) -> Document:
+    """Parse YAML (JSON is YAML) text into a :class:`Document`.
+
+    Raises
+    ------
+    DocumentError
+        On a syntax error, a duplicate key, a tag that would build an object, an
+        oversized or over-deep document.
+    """
+    if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
+        raise DocumentError(
+            Problem(
+                "file-too-large",
+                f"file must be at most {MAX_FILE_BYTES:,} bytes (got {len(text):,} characters)",
+                file=path,
+            )
+        )
+    try:
+        tree = _yaml().load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        reason = (exc.problem or exc.context or "invalid YAML").strip()
+        code = "yaml-syntax"
+        if "constructor" in reason or "tag" in reason:
+            code = "yaml-unsafe-tag"
+            reason = f"tags that build objects are not allowed ({reason})"
+        elif "duplicate key" in reason or "found duplicate" in str(exc):
+            code = "yaml-duplicate-key"
+            reason = "duplicate key: " + reason
+        raise DocumentError(Problem(code, reason, file=path, line=line, col=col)) from None
+    except (YAMLError, ValueError, RecursionError) as exc:
+        raise DocumentError(Problem("yaml-syntax", f"invalid YAML ({exc})", file=path)) from None
+    counter = [0]
+    data = _plain(tree, path, counter, 0)
+    return Document(path=path, data=data, tree=tree)
+
+
+def _plain(node: Any, path: str, counter: list[int], depth: int) -> Any:
+    counter[0] += 1
+    if counter[0] > MAX_NODES:
+        raise DocumentError(
+            Problem(
+                "file-too-large",
+                f"document must expand to at most {MAX_NODES:,} nodes (aliases count each time)",
+                file=path,
+            )
+        )
+    if depth > MAX_DEPTH:
+        line, col = position(node, ())
+        raise DocumentError(
+            Problem(
+                "file-too-deep",
+                f"nesting must be at most {MAX_DEPTH} levels deep",
+                file=path,
+                line=line,
+                col=col,
+            )
+        )
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v, path, counter, depth + 1)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v, path, counter, depth + 1) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    # timestamps, binary and other scalar types YAML can produce: keep their text
+    return str(node)
+
+
+def position(tree: Any, loc: Loc) -> tuple[int | None, int | None]:
+    """1-based (line, col) of ``loc`` in a round-trip tree; falls back to the nearest parent."""
+    node = tree
+    pos: tuple[int, int] | None = None
+    if isinstance(node, CommentedMap | CommentedSeq):
+        pos = (node.lc.line, node.lc.col)
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            child = node[part]
+            if isinstance(child, CommentedMap | CommentedSeq) and len(child):
+                pos = node.lc.key(part)
+            else:
+                pos = node.lc.value(part)
+            node = child
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            pos = node.lc.item(part)
+            node = node[part]
+        else:
+            break
+    if pos is None:
+        return None, None
+    return pos[0] + 1, pos[1] + 1
+
+
+def json_safe(value: Any) -> bool:
+    """True when ``value`` is a finite number (NaN and infinity are refused everywhere)."""
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON used for hashing knowledge."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
