@@ -1,0 +1,53 @@
+"""painreason: explainable, rule-based diagnostic reasoning about neck and back pain.
+
+painreason is decision support for clinicians. It never replaces clinical judgement, and
+it lists red flags before anything else.
+
+Examples
+--------
+>>> import painreason
+>>> result = painreason.evaluate(
+...     {"patient": {"age": 45, "sex": "male"},
+...      "findings": {"low_back_pain": "present", "saddle_anaesthesia": "present"}},
+...     backend="python")
+>>> result.red_flags[0].id
+'cauda_equina_red_flag'
+"""
+
+from .case import Case, Patient
+from .engine import Engine, evaluate
+from .errors import (
+    BackendUnavailableError,
+    CapacityError,
+    CaseError,
+    EngineError,
+    KnowledgeError,
+    PainreasonError,
+    Problem,
+    UnknownTargetError,
+)
+from .loader import Knowledge, load_knowledge
+from .results import Result
+from .trace import Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "CapacityError",
+    "Case",
+    "CaseError",
+    "Engine",
+    "EngineError",
+    "Knowledge",
+    "KnowledgeError",
+    "PainreasonError",
+    "Patient",
+    "Problem",
+    "Result",
+    "Trace",
+    "UnknownTargetError",
+    "__version__",
+    "evaluate",
+    "load_knowledge",
+]

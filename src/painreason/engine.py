@@ -1,0 +1,200 @@
+"""The Engine: evaluate cases against a knowledge base on one of two backends.
+
+- ``"python"``: the reference evaluator (:mod:`painreason._reference`), pure Python.
+- ``"durable"``: rules compiled to positive join patterns (:mod:`painreason._compiler`) and
+  run by durable-rules' Rete engine through :mod:`painreason._durable`, the only module
+  that imports it.
+- ``"auto"``: durable where durable-rules imports, python otherwise.
+
+Both backends give equal Results for every case; the test suite checks it on the golden
+cases and on random rule sets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from . import _reference
+from ._outcome import Outcome, Support
+from .case import Case, Observations, observe
+from .errors import BackendUnavailableError, EngineError
+from .loader import Knowledge, load_knowledge
+from .results import Result, build_result
+
+__all__ = ["Backend", "Engine", "evaluate"]
+
+Backend = Literal["auto", "durable", "python"]
+CaseInput = Case | Mapping[str, Any] | str | Path
+
+
+def _durable_available() -> bool:
+    try:
+        from . import _durable
+    except ImportError:
+        return False
+    return _durable.available()
+
+
+class _DurableRunner:
+    """Runs compiled clauses on durable-rules and forward-chains derived facts."""
+
+    def __init__(self, kb: Knowledge) -> None:
+        from . import _compiler, _durable
+
+        self._compiler = _compiler
+        self.kb = kb
+        self.compiled = _compiler.compile_knowledge(kb)
+        self.ruleset = _durable.DurableRuleset(self.compiled.clauses)
+
+    def run(self, obs: Observations) -> Outcome:
+        comp = self._compiler
+        kb = self.kb
+        meaning = self.compiled.meaning
+        negated = self.compiled.negated_facts
+        fired: dict[str, set[Support]] = {}
+        false_rules: dict[str, set[Support]] = {}
+        true_facts: set[str] = set()
+        false_facts: dict[str, frozenset[Support]] = {}
+        with self.ruleset.session() as session:
+            firings = session.assert_facts(comp.case_facts(kb, obs))
+            while firings:
+                new: list[dict[str, Any]] = []
+                for key, _ids in firings:
+                    rule_id, holds, leaves = meaning[key]
+                    support = {(rule_id, i, s) for i, s in leaves}
+                    rule = kb.rule_index[rule_id]
+                    if holds:
+                        fired.setdefault(rule_id, set()).update(support)
+                        for fact in rule.derives:
+                            if fact not in true_facts:
+                                true_facts.add(fact)
+                                new.append(comp.fact_fact(fact, True))
+                        continue
+                    false_rules.setdefault(rule_id, set()).update(support)
+                    for fact in rule.derives:
+                        if fact in negated and fact not in false_facts:
+                            derivers = kb.derivers[fact]
+                            if all(r.id in false_rules for r in derivers):
+                                false_facts[fact] = frozenset().union(
+                                    *(false_rules[r.id] for r in derivers))
+                                new.append(comp.fact_fact(fact, False))
+                firings = session.assert_facts(new) if new else []
+        # a rule's falsity can keep growing support after its fact became false: recompute
+        for fact in list(false_facts):
+            false_facts[fact] = frozenset().union(
+                *(false_rules[r.id] for r in kb.derivers[fact]))
+        return Outcome(fired={k: frozenset(v) for k, v in fired.items()},
+                       true_facts=frozenset(true_facts), false_facts=false_facts)
+
+
+class Engine:
+    """Evaluates cases against one knowledge base.
+
+    Parameters
+    ----------
+    knowledge : Knowledge, optional
+        From :func:`~painreason.load_knowledge`; the bundled knowledge when omitted.
+    backend : {"auto", "durable", "python"}
+        ``"auto"`` picks durable where durable-rules imports, else python.
+
+    An Engine is safe to share between threads; it holds no per-case state.
+
+    Examples
+    --------
+    >>> engine = Engine(backend="python")
+    >>> result = engine.evaluate({"patient": {"age": 45, "sex": "male"},
+    ...     "findings": {"low_back_pain": "present", "saddle_anaesthesia": "present"}})
+    >>> result.red_flags[0].urgency
+    'emergency'
+    """
+
+    def __init__(self, knowledge: Knowledge | None = None, backend: Backend = "auto") -> None:
+        if backend not in ("auto", "durable", "python"):
+            raise ValueError(f"backend must be 'auto', 'durable' or 'python' (got {backend!r})")
+        self.knowledge = knowledge if knowledge is not None else load_knowledge()
+        if backend == "auto":
+            backend = "durable" if _durable_available() else "python"
+        elif backend == "durable" and not _durable_available():
+            raise BackendUnavailableError(
+                "the durable backend needs durable-rules 2.0.28, which does not import here "
+                "(it supports CPython 3.11 and 3.12); use backend='python'")
+        self.backend: Literal["durable", "python"] = backend
+        self._runner: _DurableRunner | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Engine(backend={self.backend!r}, knowledge={self.knowledge.version[:12]})"
+
+    def _durable(self) -> _DurableRunner:
+        if self._runner is None:
+            with self._lock:
+                if self._runner is None:
+                    self._runner = _DurableRunner(self.knowledge)
+        return self._runner
+
+    def outcome(self, obs: Observations) -> Outcome:
+        """The raw backend outcome for checked observations (used by tests and tools)."""
+        if self.backend == "python":
+            return _reference.evaluate(self.knowledge, obs)
+        return self._durable().run(obs)
+
+    def evaluate(self, case: CaseInput) -> Result:
+        """Evaluate one case.
+
+        Parameters
+        ----------
+        case : Case, dict, or path to a YAML/JSON case file
+
+        Returns
+        -------
+        Result
+            Red flags first, the ranked differential, ruled-out conditions, suggested tests.
+
+        Raises
+        ------
+        CaseError
+            When the case does not fit the vocabulary.
+        """
+        case = as_case(case)
+        obs = observe(case, self.knowledge)
+        try:
+            outcome = self.outcome(obs)
+        except (EngineError, MemoryError, RecursionError) as exc:
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(f"engine failed on case {case.id!r}: {exc!r}") from exc
+        return build_result(self.knowledge, case, obs, outcome)
+
+
+def as_case(case: CaseInput) -> Case:
+    """Accept a Case, a mapping or a path to a case file."""
+    if isinstance(case, Case):
+        return case
+    if isinstance(case, str | Path):
+        return Case.from_file(case)
+    return Case.from_dict(dict(case))
+
+
+_default: dict[str, Engine] = {}
+_default_lock = threading.Lock()
+
+
+def evaluate(case: CaseInput, backend: Backend = "auto") -> Result:
+    """Evaluate a case with the bundled knowledge (the engine is built once, on first use).
+
+    Examples
+    --------
+    >>> from painreason import evaluate
+    >>> r = evaluate({"findings": {"low_back_pain": "present", "saddle_anaesthesia": "present"}},
+    ...              backend="python")
+    >>> [f.id for f in r.red_flags]
+    ['cauda_equina_red_flag']
+    """
+    with _default_lock:
+        engine = _default.get(backend)
+        if engine is None:
+            engine = _default[backend] = Engine(backend=backend)
+    return engine.evaluate(case)
