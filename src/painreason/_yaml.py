@@ -27,6 +27,9 @@ MAX_NODES = 500_000
 MAX_DEPTH = 64
 
 Loc = Sequence[str | int]
+SAFE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,18 @@ def _plain(node: Any, path: str, counter: list[int], depth: int) -> Any:
                 col=col,
             )
         )
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag is not None and tag not in SAFE_TAGS:
+        line, col = position(node, ())
+        raise DocumentError(
+            Problem(
+                "yaml-unsafe-tag",
+                f"YAML tags are not allowed in painreason files (got {tag!r}); write plain data",
+                file=path,
+                line=line,
+                col=col,
+            )
+        )
     if isinstance(node, dict):
         return {str(k) if not isinstance(k, str) else k: _plain(v, path, counter, depth + 1)
                 for k, v in node.items()}
@@ -132,9 +147,7 @@ def _plain(node: Any, path: str, counter: list[int], depth: int) -> Any:
         return int(node)
     if isinstance(node, float):
         return float(node)
-    if isinstance(node, str):
-        return str(node)
-    # timestamps, binary and other scalar types YAML can produce: keep their text
+    # strings, and timestamps or other scalars YAML can produce: keep their text
     return str(node)
 
 

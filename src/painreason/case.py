@@ -238,9 +238,11 @@ class _Reader:
                                                suggestion))
         return {}
 
-    def expected(self) -> str:
+    def expected(self, scalar_only: bool = False) -> str:
         f = self.f
-        lat = f.lateralised
+        lat = f.lateralised and not scalar_only
+        if f.kind is FindingKind.BOOLEAN and scalar_only:
+            return "present, absent, true, false or not_recorded"
         if f.kind is FindingKind.BOOLEAN:
             if lat and f.levels:
                 return ("absent, or {present: true, side: left|right|bilateral, levels: "
@@ -345,23 +347,23 @@ class _Reader:
                 return True
             if _is_absent(raw):
                 return False
-            self.bad("wrong-kind", f"must be {self.expected()} (got {raw!r})",
+            self.bad("wrong-kind", f"must be {self.expected(scalar_only=True)} (got {raw!r})",
                      did_you_mean(str(raw), ("present", "absent", "not_recorded")))
             return None
         if f.kind is FindingKind.CATEGORICAL:
             if isinstance(raw, str) and raw in (f.values or ()):
                 return raw
-            self.bad("bad-value", f"must be {self.expected()} (got {raw!r})",
+            self.bad("bad-value", f"must be {self.expected(scalar_only=True)} (got {raw!r})",
                      did_you_mean(str(raw), f.values or ()))
             return None
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            self.bad("wrong-kind", f"must be {self.expected()} (got {raw!r})")
+            self.bad("wrong-kind", f"must be {self.expected(scalar_only=True)} (got {raw!r})")
             return None
         if not math.isfinite(raw):
-            self.bad("bad-value", f"must be {self.expected()} (got {raw!r})")
+            self.bad("bad-value", f"must be {self.expected(scalar_only=True)} (got {raw!r})")
             return None
         lo, hi = f.bounds or (-math.inf, math.inf)
         if not lo <= raw <= hi or (f.kind is FindingKind.ORDINAL and raw != int(raw)):
-            self.bad("out-of-range", f"must be {self.expected()} (got {raw!r})")
+            self.bad("out-of-range", f"must be {self.expected(scalar_only=True)} (got {raw!r})")
             return None
         return float(raw)

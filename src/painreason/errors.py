@@ -141,5 +141,6 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     >>> did_you_mean("zzz", ["fever"]) is None
     True
     """
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    cutoff = 0.5 if len(word) <= 4 else 0.6  # short ids differ by a larger share per typo
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return matches[0] if matches else None
