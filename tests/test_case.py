@@ -12,8 +12,9 @@ from painreason.case import Case, observe
 from painreason.errors import CaseError
 
 
-def errors(kb: painreason.Knowledge, findings: dict[str, object],
-           patient: dict[str, object] | None = None) -> list[str]:
+def errors(
+    kb: painreason.Knowledge, findings: dict[str, object], patient: dict[str, object] | None = None
+) -> list[str]:
     case = Case.from_dict({"patient": patient or {}, "findings": findings})
     with pytest.raises(CaseError) as info:
         observe(case, kb)
@@ -23,12 +24,14 @@ def errors(kb: painreason.Knowledge, findings: dict[str, object],
 def test_impossible_heart_rate(kb: painreason.Knowledge) -> None:
     (msg,) = errors(kb, {"heart_rate": 900})
     assert "finding 'heart_rate': must be a number from" in msg
-    assert "(got 900)" in msg and msg.endswith("[out-of-range]")
+    assert "(got 900)" in msg
+    assert msg.endswith("[out-of-range]")
 
 
 def test_mrc_grade_seven(kb: painreason.Knowledge) -> None:
     (msg,) = errors(kb, {"great_toe_extension_strength": {"left": 7}})
-    assert "must be a whole number from 0 to 5" in msg and "(got 7)" in msg
+    assert "must be a whole number from 0 to 5" in msg
+    assert "(got 7)" in msg
 
 
 def test_fractional_mrc_grade(kb: painreason.Knowledge) -> None:
@@ -61,9 +64,11 @@ def test_lateralised_finding_needs_a_side(kb: painreason.Knowledge) -> None:
 def test_levelled_finding_needs_levels(kb: painreason.Knowledge) -> None:
     (msg,) = errors(kb, {"dermatomal_sensory_loss": {"present": True, "side": "left"}})
     assert msg.endswith("[missing-level]")
-    (msg,) = errors(kb, {"dermatomal_sensory_loss": {"present": True, "side": "left",
-                                                    "levels": ["L6"]}})
-    assert "level 'L6'" in msg and "[bad-level]" in msg
+    (msg,) = errors(
+        kb, {"dermatomal_sensory_loss": {"present": True, "side": "left", "levels": ["L6"]}}
+    )
+    assert "level 'L6'" in msg
+    assert "[bad-level]" in msg
 
 
 def test_contradicting_age(kb: painreason.Knowledge) -> None:
@@ -84,8 +89,7 @@ def test_unknown_keys_in_case() -> None:
 
 def test_case_file_errors_are_located(tmp_path: Path, kb: painreason.Knowledge) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("patient: {age: 50}\nfindings:\n  low_back_pain: present\n"
-                    "  heart_rate: 900\n")
+    path.write_text("patient: {age: 50}\nfindings:\n  low_back_pain: present\n  heart_rate: 900\n")
     case = Case.from_file(path)
     with pytest.raises(CaseError) as info:
         observe(case, kb)
@@ -100,18 +104,21 @@ def test_yaml_one_point_two_keeps_no_as_text(tmp_path: Path, kb: painreason.Know
 
 
 def test_slots_of_lateralised_and_levelled_findings(kb: painreason.Knowledge) -> None:
-    case = Case.from_dict({"findings": {
-        "dermatomal_sensory_loss": {"present": True, "side": "bilateral", "levels": ["L5"]},
-        "ankle_reflex": {"value": 1, "side": "left"},
-        "great_toe_extension_strength": {"left": 4, "right": 5},
-        "saddle_anaesthesia": "absent",
-        "low_back_pain": "not_recorded",
-    }})
+    case = Case.from_dict(
+        {
+            "findings": {
+                "dermatomal_sensory_loss": {"present": True, "side": "bilateral", "levels": ["L5"]},
+                "ankle_reflex": {"value": 1, "side": "left"},
+                "great_toe_extension_strength": {"left": 4, "right": 5},
+                "saddle_anaesthesia": "absent",
+                "low_back_pain": "not_recorded",
+            }
+        }
+    )
     obs = observe(case, kb)
     assert obs.slots["dermatomal_sensory_loss"] == {("left", "L5"): True, ("right", "L5"): True}
     assert obs.slots["ankle_reflex"] == {("left", None): 1.0}
-    assert obs.slots["great_toe_extension_strength"] == {("left", None): 4.0,
-                                                         ("right", None): 5.0}
+    assert obs.slots["great_toe_extension_strength"] == {("left", None): 4.0, ("right", None): 5.0}
     assert obs.slots["saddle_anaesthesia"] == {(None, None): False}
     assert "low_back_pain" not in obs.slots
 

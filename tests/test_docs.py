@@ -6,8 +6,13 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DYNAMIC = {"unknown-condition", "unknown-red-flag", "unknown-test", "unknown-source",
-           "unknown-fact"}
+DYNAMIC = {
+    "unknown-condition",
+    "unknown-red-flag",
+    "unknown-test",
+    "unknown-source",
+    "unknown-fact",
+}
 
 
 def codes_in_source() -> set[str]:

@@ -13,6 +13,16 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_public_names() -> None:
     public = {n for n in dir(painreason) if not n.startswith("_")}
-    modules = {"case", "cli", "engine", "errors", "golden", "loader", "results", "rules",
-               "trace", "vocabulary"}
+    modules = {
+        "case",
+        "cli",
+        "engine",
+        "errors",
+        "golden",
+        "loader",
+        "results",
+        "rules",
+        "trace",
+        "vocabulary",
+    }
     assert public - modules == set(painreason.__all__) - {"__version__"}

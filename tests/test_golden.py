@@ -19,8 +19,9 @@ def test_there_are_golden_cases() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("golden", GOLDEN, ids=lambda g: g.id)
-def test_golden_case(golden: GoldenCase, backend: str,
-                     engines: dict[str, painreason.Engine]) -> None:
+def test_golden_case(
+    golden: GoldenCase, backend: str, engines: dict[str, painreason.Engine]
+) -> None:
     result = engines[backend].evaluate(golden.case)
     problems = check(golden, result)
     assert not problems, f"{golden.file}: {golden.id}: " + "; ".join(problems)
@@ -28,6 +29,7 @@ def test_golden_case(golden: GoldenCase, backend: str,
 
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="durable-rules not importable here")
 @pytest.mark.parametrize("golden", GOLDEN, ids=lambda g: g.id)
-def test_backends_agree_on_golden_case(golden: GoldenCase,
-                                       engines: dict[str, painreason.Engine]) -> None:
+def test_backends_agree_on_golden_case(
+    golden: GoldenCase, engines: dict[str, painreason.Engine]
+) -> None:
     assert engines["durable"].evaluate(golden.case) == engines["python"].evaluate(golden.case)

@@ -68,22 +68,25 @@ def test_typo_in_finding_is_located_with_did_you_mean(tmp_path: Path) -> None:
     text = GOOD_RULE.replace("{finding: n0, gt: 100}", "{finding: n9, gt: 100}")
     (msg,) = problems(tmp_path, text)
     assert msg.endswith(
-        "r.yaml:14:11: rule 'conclude': unknown finding 'n9' (did you mean 'n0'?) "
-        "[unknown-finding]")
+        "r.yaml:14:11: rule 'conclude': unknown finding 'n9' (did you mean 'n0'?) [unknown-finding]"
+    )
 
 
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
-    text = (GOOD_RULE.replace("present: b0", "present: bo")
-            .replace("condition: k0", "condition: kk0")
-            .replace("sources: [s0]\n  - id: conclude", "sources: [s9]\n  - id: conclude")
-            .replace("strength: high", "strength: huge"))
+    text = (
+        GOOD_RULE.replace("present: b0", "present: bo")
+        .replace("condition: k0", "condition: kk0")
+        .replace("sources: [s0]\n  - id: conclude", "sources: [s9]\n  - id: conclude")
+        .replace("strength: high", "strength: huge")
+    )
     codes = [m.rsplit("[", 1)[1].rstrip("]") for m in problems(tmp_path, text)]
     assert sorted(codes) == ["bad-value", "unknown-finding", "unknown-source"]
 
 
 def test_unknown_keys_and_actions(tmp_path: Path) -> None:
     text = GOOD_RULE.replace("title: conclude", "title: conclude\n    whne: {}").replace(
-        "- propose:", "- propse:")
+        "- propose:", "- propse:"
+    )
     msgs = problems(tmp_path, text)
     assert any("unknown key 'whne'" in m and "(did you mean 'when'?)" in m for m in msgs)
     assert any("unknown action 'propse'" in m and "(did you mean 'propose'?)" in m for m in msgs)
@@ -159,8 +162,10 @@ def test_duplicate_key_is_refused(tmp_path: Path) -> None:
 def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 9):
-        lines.append(f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, "
-                     f"*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]")
+        lines.append(
+            f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+            f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+        )
     lines.append("rules: []")
     msgs = problems(tmp_path, "\n".join(lines) + "\n")
     assert msgs[0].endswith("[file-too-large]")

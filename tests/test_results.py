@@ -15,20 +15,54 @@ from .properties.strategies import knowledge_files
 
 RULES: dict[str, Any] = {
     "rules": [
-        {"id": "p_high", "title": "b0 proposes k0", "when": {"present": "b0"}, "sources": ["s0"],
-         "then": [{"propose": {"condition": "k0", "strength": "high"}},
-                  {"suggest": {"test": "t0", "urgency": "routine", "rationale": "later"}}]},
-        {"id": "p_low", "title": "b1 proposes k1", "when": {"present": "b1"}, "sources": ["s0"],
-         "then": [{"propose": {"condition": "k1", "strength": "low"}},
-                  {"suggest": {"test": "t0", "urgency": "urgent", "rationale": "sooner"}}]},
-        {"id": "out_k1", "title": "no b0 rules out k1", "when": {"absent": "b0"},
-         "sources": ["s0"], "then": [{"rule_out": {"condition": "k1"}}]},
-        {"id": "out_k0", "title": "n0 low rules out k0", "when": {"finding": "n0", "lt": 10},
-         "sources": ["s0"], "then": [{"rule_out": "k0"}]},
-        {"id": "flag", "title": "n0 high raises r0", "when": {"finding": "n0", "gt": 150},
-         "sources": ["s0"], "then": [{"flag": {"red_flag": "r0"}}]},
-        {"id": "advise", "title": "no b1: no imaging", "when": {"absent": "b1"},
-         "sources": ["s0"], "then": [{"advise_against": {"test": "g0", "rationale": "none"}}]},
+        {
+            "id": "p_high",
+            "title": "b0 proposes k0",
+            "when": {"present": "b0"},
+            "sources": ["s0"],
+            "then": [
+                {"propose": {"condition": "k0", "strength": "high"}},
+                {"suggest": {"test": "t0", "urgency": "routine", "rationale": "later"}},
+            ],
+        },
+        {
+            "id": "p_low",
+            "title": "b1 proposes k1",
+            "when": {"present": "b1"},
+            "sources": ["s0"],
+            "then": [
+                {"propose": {"condition": "k1", "strength": "low"}},
+                {"suggest": {"test": "t0", "urgency": "urgent", "rationale": "sooner"}},
+            ],
+        },
+        {
+            "id": "out_k1",
+            "title": "no b0 rules out k1",
+            "when": {"absent": "b0"},
+            "sources": ["s0"],
+            "then": [{"rule_out": {"condition": "k1"}}],
+        },
+        {
+            "id": "out_k0",
+            "title": "n0 low rules out k0",
+            "when": {"finding": "n0", "lt": 10},
+            "sources": ["s0"],
+            "then": [{"rule_out": "k0"}],
+        },
+        {
+            "id": "flag",
+            "title": "n0 high raises r0",
+            "when": {"finding": "n0", "gt": 150},
+            "sources": ["s0"],
+            "then": [{"flag": {"red_flag": "r0"}}],
+        },
+        {
+            "id": "advise",
+            "title": "no b1: no imaging",
+            "when": {"absent": "b1"},
+            "sources": ["s0"],
+            "then": [{"advise_against": {"test": "g0", "rationale": "none"}}],
+        },
     ]
 }
 
@@ -45,8 +79,9 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, painreason.En
 
 
 @pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest,
-           engines: dict[str, painreason.Engine]) -> painreason.Engine:
+def engine(
+    request: pytest.FixtureRequest, engines: dict[str, painreason.Engine]
+) -> painreason.Engine:
     return engines[request.param]
 
 
@@ -64,8 +99,12 @@ def test_unknown_is_not_absent(engine: painreason.Engine) -> None:
 def test_propose_and_rule_out_is_contested(engine: painreason.Engine) -> None:
     result = run(engine, b0="absent", b1="present")
     (k1,) = result.differential
-    assert (k1.id, k1.status, k1.supporting, k1.refuting) == ("k1", "contested", ("p_low",),
-                                                              ("out_k1",))
+    assert (k1.id, k1.status, k1.supporting, k1.refuting) == (
+        "k1",
+        "contested",
+        ("p_low",),
+        ("out_k1",),
+    )
 
 
 def test_rule_out_alone(engine: painreason.Engine) -> None:
@@ -76,13 +115,13 @@ def test_rule_out_alone(engine: painreason.Engine) -> None:
 
 def test_a_red_flag_alone_does_not_propose_its_condition(engine: painreason.Engine) -> None:
     result = run(engine, n0=160)
-    assert [(f.id, f.urgency, f.conditions) for f in result.red_flags] == [("r0", "urgent",
-                                                                            ("k0",))]
+    assert [(f.id, f.urgency, f.conditions) for f in result.red_flags] == [
+        ("r0", "urgent", ("k0",))
+    ]
     assert result.differential == ()
 
 
-def test_rule_out_without_red_flag(
-        engine: painreason.Engine) -> None:
+def test_rule_out_without_red_flag(engine: painreason.Engine) -> None:
     result = run(engine, n0=5)
     assert [c.id for c in result.ruled_out] == ["k0"]
 
@@ -132,12 +171,24 @@ def test_result_is_frozen(engine: painreason.Engine) -> None:
 
 
 def test_red_flag_wins_over_rule_out(tmp_path: Path) -> None:
-    rules = {"rules": [
-        {"id": "flag", "title": "f", "when": {"present": "b0"}, "sources": ["s0"],
-         "then": [{"flag": {"red_flag": "r0"}}]},
-        {"id": "out", "title": "o", "when": {"present": "b0"}, "sources": ["s0"],
-         "then": [{"rule_out": "k0"}]},
-    ]}
+    rules = {
+        "rules": [
+            {
+                "id": "flag",
+                "title": "f",
+                "when": {"present": "b0"},
+                "sources": ["s0"],
+                "then": [{"flag": {"red_flag": "r0"}}],
+            },
+            {
+                "id": "out",
+                "title": "o",
+                "when": {"present": "b0"},
+                "sources": ["s0"],
+                "then": [{"rule_out": "k0"}],
+            },
+        ]
+    }
     (tmp_path / "rules").mkdir()
     (tmp_path / "knowledge").mkdir()
     (tmp_path / "rules" / "r.json").write_text(json.dumps(rules))
@@ -145,7 +196,8 @@ def test_red_flag_wins_over_rule_out(tmp_path: Path) -> None:
     kb = painreason.load_knowledge(tmp_path / "rules", tmp_path / "knowledge")
     for backend in BACKENDS:
         result = painreason.Engine(kb, backend=backend).evaluate(  # type: ignore[arg-type]
-            {"findings": {"b0": "present"}})
+            {"findings": {"b0": "present"}}
+        )
         assert [f.id for f in result.red_flags] == ["r0"]
         (k0,) = result.differential
         assert (k0.status, k0.refuting, k0.red_flags) == ("contested", ("out",), ("r0",))

@@ -10,8 +10,7 @@ import pytest
 import painreason
 from painreason.errors import UnknownTargetError
 
-CES = {"findings": {"low_back_pain": "present", "saddle_anaesthesia": "present",
-                    "heart_rate": 80}}
+CES = {"findings": {"low_back_pain": "present", "saddle_anaesthesia": "present", "heart_rate": 80}}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,8 @@ def test_nodes_and_relations(result: painreason.Result) -> None:
 def test_explain_reaches_back_to_findings(result: painreason.Result) -> None:
     sub = result.trace.explain("cauda_equina_red_flag")
     roots = [n for n in sub.graph if sub.graph.in_degree(n) == 0]
-    assert roots and all(n.startswith("finding:") for n in roots)
+    assert roots
+    assert all(n.startswith("finding:") for n in roots)
     assert "finding:saddle_anaesthesia" in roots
     assert "finding:heart_rate" not in sub.graph
 

@@ -9,24 +9,25 @@ patterns; the two must return equal :class:`~painreason._outcome.Outcome` object
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._outcome import Outcome, Support
 from .case import Observations, Slot, SlotValue
 from .loader import Knowledge
-from .rules import All, AnyOf, AtLeast, FactRef, Node, Not, Pred, Rule
+from .rules import All, AnyOf, FactRef, Node, Not, Pred, Rule
 from .vocabulary import FindingDef
 
 Truth = bool | None  # None: unknown
 
-_CMP: dict[str, Callable[[SlotValue, object], bool]] = {
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda v, x: v == x,
     "ne": lambda v, x: v != x,
-    "lt": lambda v, x: v < x,  # type: ignore[operator]
-    "le": lambda v, x: v <= x,  # type: ignore[operator]
-    "gt": lambda v, x: v > x,  # type: ignore[operator]
-    "ge": lambda v, x: v >= x,  # type: ignore[operator]
-    "between": lambda v, x: x[0] <= v <= x[1],  # type: ignore[index,operator]
-    "in": lambda v, x: v in x,  # type: ignore[operator]
+    "lt": lambda v, x: v < x,
+    "le": lambda v, x: v <= x,
+    "gt": lambda v, x: v > x,
+    "ge": lambda v, x: v >= x,
+    "between": lambda v, x: x[0] <= v <= x[1],
+    "in": lambda v, x: v in x,
 }
 
 
@@ -39,8 +40,9 @@ def _slot_truth(pred: Pred, value: SlotValue | None) -> Truth:
     return _CMP[pred.op](value, pred.value)
 
 
-def _exists(pred: Pred, finding: FindingDef, slots: Mapping[Slot, SlotValue],
-            side: str | None) -> Truth:
+def _exists(
+    pred: Pred, finding: FindingDef, slots: Mapping[Slot, SlotValue], side: str | None
+) -> Truth:
     truths = [
         _slot_truth(pred, slots.get((s, lv)))
         for s in finding.sides

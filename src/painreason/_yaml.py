@@ -137,8 +137,10 @@ def _plain(node: Any, path: str, counter: list[int], depth: int) -> Any:
             )
         )
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v, path, counter, depth + 1)
-                for k, v in node.items()}
+        return {
+            str(k) if not isinstance(k, str) else k: _plain(v, path, counter, depth + 1)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_plain(v, path, counter, depth + 1) for v in node]
     if isinstance(node, bool) or node is None:

@@ -97,8 +97,9 @@ class Case(BaseModel):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CaseError([Problem("unreadable-file", f"cannot read case file ({exc})",
-                                     file=shown)]) from None
+            raise CaseError(
+                [Problem("unreadable-file", f"cannot read case file ({exc})", file=shown)]
+            ) from None
         return cls.from_text(text, source=shown)
 
     @classmethod
@@ -110,8 +111,9 @@ class Case(BaseModel):
             raise CaseError([exc.problem]) from None
         return _build(doc.data, doc, source)
 
-    def problem(self, code: str, message: str, loc: tuple[str | int, ...],
-                suggestion: str | None = None) -> Problem:
+    def problem(
+        self, code: str, message: str, loc: tuple[str | int, ...], suggestion: str | None = None
+    ) -> Problem:
         """A problem located in this case's source file when it came from one."""
         name = f"case {self.id!r}" if self.id else None
         if self._doc is not None:
@@ -138,8 +140,11 @@ def _build(data: Any, doc: Document | None, source: str) -> Case:
     if isinstance(data, Case):
         return data
     if not isinstance(data, dict):
-        problem = Problem("bad-case", f"a case must be a mapping with patient and findings "
-                          f"(got {type(data).__name__})", file=source)
+        problem = Problem(
+            "bad-case",
+            f"a case must be a mapping with patient and findings (got {type(data).__name__})",
+            file=source,
+        )
         raise CaseError([problem])
     try:
         case = Case.model_validate(data)
@@ -152,7 +157,8 @@ def _build(data: Any, doc: Document | None, source: str) -> Case:
             got = err.get("input")
             text = f"{where}: {msg}"
             if err["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(
-                    got, dict | list):
+                got, dict | list
+            ):
                 text += f" (got {got!r})"
             suggestion = None
             if err["type"] == "extra_forbidden" and loc:
@@ -196,8 +202,14 @@ def observe(case: Case, knowledge: Knowledge) -> Observations:
     for fid, raw in case.findings.items():
         finding = vocab.get(fid)
         if finding is None:
-            problems.append(case.problem("unknown-finding", f"unknown finding {fid!r}",
-                                         ("findings", fid), did_you_mean(fid, vocab)))
+            problems.append(
+                case.problem(
+                    "unknown-finding",
+                    f"unknown finding {fid!r}",
+                    ("findings", fid),
+                    did_you_mean(fid, vocab),
+                )
+            )
             continue
         reader = _Reader(case, finding, problems)
         slots[fid] = reader.record(raw)
@@ -206,15 +218,24 @@ def observe(case: Case, knowledge: Knowledge) -> Observations:
         if value is None:
             continue
         if fid not in vocab:
-            problems.append(case.problem("unknown-finding", f"the vocabulary has no {fid!r} "
-                                         "finding to hold the patient's " + fid,
-                                         ("patient", fid)))
+            problems.append(
+                case.problem(
+                    "unknown-finding",
+                    f"the vocabulary has no {fid!r} finding to hold the patient's " + fid,
+                    ("patient", fid),
+                )
+            )
             continue
         given = slots.get(fid, {}).get((None, None))
         if given is not None and given != value:
-            problems.append(case.problem(
-                "contradiction", f"findings.{fid} ({given!r}) contradicts patient.{fid} "
-                f"({value!r}); give it once", ("findings", fid)))
+            problems.append(
+                case.problem(
+                    "contradiction",
+                    f"findings.{fid} ({given!r}) contradicts patient.{fid} "
+                    f"({value!r}); give it once",
+                    ("findings", fid),
+                )
+            )
             continue
         reader = _Reader(case, vocab[fid], problems, loc=("patient", fid))
         slots[fid] = reader.record(value)
@@ -226,16 +247,22 @@ def observe(case: Case, knowledge: Knowledge) -> Observations:
 class _Reader:
     """Reads one finding's recorded value into slots, collecting problems."""
 
-    def __init__(self, case: Case, finding: FindingDef, problems: list[Problem],
-                 loc: tuple[str | int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        case: Case,
+        finding: FindingDef,
+        problems: list[Problem],
+        loc: tuple[str | int, ...] | None = None,
+    ) -> None:
         self.case = case
         self.f = finding
         self.problems = problems
         self.loc = loc or ("findings", finding.id)
 
     def bad(self, code: str, msg: str, suggestion: str | None = None) -> dict[Slot, SlotValue]:
-        self.problems.append(self.case.problem(code, f"finding {self.f.id!r}: {msg}", self.loc,
-                                               suggestion))
+        self.problems.append(
+            self.case.problem(code, f"finding {self.f.id!r}: {msg}", self.loc, suggestion)
+        )
         return {}
 
     def expected(self, scalar_only: bool = False) -> str:
@@ -245,10 +272,14 @@ class _Reader:
             return "present, absent, true, false or not_recorded"
         if f.kind is FindingKind.BOOLEAN:
             if lat and f.levels:
-                return ("absent, or {present: true, side: left|right|bilateral, levels: "
-                        f"[{', '.join(f.levels)}]}}")
+                return (
+                    "absent, or {present: true, side: left|right|bilateral, levels: "
+                    f"[{', '.join(f.levels)}]}}"
+                )
             if lat:
-                return "absent, {present: true, side: left|right|bilateral} or {left: .., right: ..}"
+                return (
+                    "absent, {present: true, side: left|right|bilateral} or {left: .., right: ..}"
+                )
             if f.levels:
                 return f"absent or {{present: true, levels: [{', '.join(f.levels)}]}}"
             return "present, absent, true, false or not_recorded"
@@ -259,7 +290,9 @@ class _Reader:
             whole = "a whole number" if f.kind is FindingKind.ORDINAL else "a number"
             scalar = f"{whole} from {lo:g} to {hi:g}" + (f" {f.unit}" if f.unit else "")
         if lat:
-            return f"{{left: v, right: v}} or {{value: v, side: left|right|bilateral}} with v {scalar}"
+            return (
+                f"{{left: v, right: v}} or {{value: v, side: left|right|bilateral}} with v {scalar}"
+            )
         return scalar
 
     def record(self, raw: Any) -> dict[Slot, SlotValue]:
@@ -268,10 +301,10 @@ class _Reader:
             return {}
         if isinstance(raw, dict) and f.lateralised and set(raw) <= {"left", "right"} and raw:
             out: dict[Slot, SlotValue] = {}
-            for side in ("left", "right"):
-                if side in raw:
-                    for (_, level), value in self.one(raw[side], side).items():
-                        out[(side, level)] = value
+            for name in ("left", "right"):
+                if name in raw:
+                    for (_, level), value in self.one(raw[name], name).items():
+                        out[(name, level)] = value
             return out
         if isinstance(raw, dict):
             keys = set(raw)
@@ -282,24 +315,36 @@ class _Reader:
             extra = keys - allowed
             if extra or value_key not in keys:
                 key = sorted(extra)[0] if extra else value_key
-                return self.bad("bad-value", f"must be {self.expected()} (got {raw!r})",
-                                did_you_mean(key, sorted(allowed)) if extra else None)
+                return self.bad(
+                    "bad-value",
+                    f"must be {self.expected()} (got {raw!r})",
+                    did_you_mean(key, sorted(allowed)) if extra else None,
+                )
             side = raw.get("side")
             if side is None and f.lateralised and not _is_absent(raw[value_key]):
-                return self.bad("missing-side", "is lateralised: give side: left, right or "
-                                f"bilateral (got {raw!r})")
+                return self.bad(
+                    "missing-side",
+                    f"is lateralised: give side: left, right or bilateral (got {raw!r})",
+                )
             if side is not None and side not in ("left", "right", "bilateral"):
-                return self.bad("bad-side", f"side must be left, right or bilateral (got {side!r})",
-                                did_you_mean(str(side), ("left", "right", "bilateral")))
-            sides = ("left", "right") if side in (None, "bilateral") and f.lateralised else (
-                (side,) if f.lateralised else (None,))
+                return self.bad(
+                    "bad-side",
+                    f"side must be left, right or bilateral (got {side!r})",
+                    did_you_mean(str(side), ("left", "right", "bilateral")),
+                )
+            sides = (
+                ("left", "right")
+                if side in (None, "bilateral") and f.lateralised
+                else ((side,) if f.lateralised else (None,))
+            )
             out = {}
             for s in sides:
                 out.update(self.one(raw, s))
             return out
         if f.lateralised and not _is_absent(raw):
-            return self.bad("missing-side", f"is lateralised: must be {self.expected()} "
-                            f"(got {raw!r})")
+            return self.bad(
+                "missing-side", f"is lateralised: must be {self.expected()} (got {raw!r})"
+            )
         sides_all: tuple[str | None, ...] = f.sides
         out = {}
         for s in sides_all:
@@ -319,20 +364,28 @@ class _Reader:
                 if not f.levels:
                     return self.bad("bad-level", "is not levelled: drop levels")
                 if not isinstance(given, list) or not given:
-                    return self.bad("bad-level", f"levels must be a non-empty list of "
-                                    f"{', '.join(f.levels)} (got {given!r})")
+                    return self.bad(
+                        "bad-level",
+                        f"levels must be a non-empty list of {', '.join(f.levels)} (got {given!r})",
+                    )
                 for lv in given:
                     if lv not in f.levels:
-                        return self.bad("bad-level", f"level {lv!r} is not one of "
-                                        f"{', '.join(f.levels)}", did_you_mean(str(lv), f.levels))
+                        return self.bad(
+                            "bad-level",
+                            f"level {lv!r} is not one of {', '.join(f.levels)}",
+                            did_you_mean(str(lv), f.levels),
+                        )
                 levels = tuple(given)
             elif f.levels and not _is_absent(raw[value_key]):
-                return self.bad("missing-level", f"is levelled: give levels, e.g. "
-                                f"levels: [{f.levels[0]}] (got {raw!r})")
+                return self.bad(
+                    "missing-level",
+                    f"is levelled: give levels, e.g. levels: [{f.levels[0]}] (got {raw!r})",
+                )
             raw = raw[value_key]
         elif f.levels and not _is_absent(raw) and not _not_recorded(raw):
-            return self.bad("missing-level", f"is levelled: must be {self.expected()} "
-                            f"(got {raw!r})")
+            return self.bad(
+                "missing-level", f"is levelled: must be {self.expected()} (got {raw!r})"
+            )
         value = self.scalar(raw)
         if value is None:
             return {}
@@ -347,14 +400,20 @@ class _Reader:
                 return True
             if _is_absent(raw):
                 return False
-            self.bad("wrong-kind", f"must be {self.expected(scalar_only=True)} (got {raw!r})",
-                     did_you_mean(str(raw), ("present", "absent", "not_recorded")))
+            self.bad(
+                "wrong-kind",
+                f"must be {self.expected(scalar_only=True)} (got {raw!r})",
+                did_you_mean(str(raw), ("present", "absent", "not_recorded")),
+            )
             return None
         if f.kind is FindingKind.CATEGORICAL:
             if isinstance(raw, str) and raw in (f.values or ()):
                 return raw
-            self.bad("bad-value", f"must be {self.expected(scalar_only=True)} (got {raw!r})",
-                     did_you_mean(str(raw), f.values or ()))
+            self.bad(
+                "bad-value",
+                f"must be {self.expected(scalar_only=True)} (got {raw!r})",
+                did_you_mean(str(raw), f.values or ()),
+            )
             return None
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             self.bad("wrong-kind", f"must be {self.expected(scalar_only=True)} (got {raw!r})")

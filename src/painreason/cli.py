@@ -21,8 +21,10 @@ from .results import Result
 
 __all__ = ["main", "render_text"]
 
-DISCLAIMER = ("painreason is decision support: it does not replace clinical judgement. "
-              "Red flags are listed first.")
+DISCLAIMER = (
+    "painreason is decision support: it does not replace clinical judgement. "
+    "Red flags are listed first."
+)
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -83,8 +85,11 @@ def render_text(result: Result, knowledge: Knowledge, backend: str | None = None
     if result.not_indicated:
         lines += ["", "NOT INDICATED"]
         for adv in result.not_indicated:
-            state = "" if adv.status == "in_force" else (
-                f" - OVERRIDDEN by {', '.join(adv.overridden_by)}")
+            state = (
+                ""
+                if adv.status == "in_force"
+                else (f" - OVERRIDDEN by {', '.join(adv.overridden_by)}")
+            )
             lines.append(f"  {adv.label} [{adv.id}]{state}")
             for rule_id, text in zip(adv.advised_by, adv.rationale, strict=False):
                 lines.append(_wrap(f"{rule_id}: {text}", "       "))
@@ -97,7 +102,8 @@ def render_text(result: Result, knowledge: Knowledge, backend: str | None = None
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="painreason",
-        description="Explainable rule-based reasoning about neck and back pain. " + DISCLAIMER)
+        description="Explainable rule-based reasoning about neck and back pain. " + DISCLAIMER,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     diag = sub.add_parser("diagnose", help="evaluate a case file and report the conclusions")
@@ -108,8 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--backend", choices=("auto", "durable", "python"), default="auto")
 
     val = sub.add_parser("validate", help="check rule and knowledge folders and golden cases")
-    val.add_argument("packs", nargs="*", type=Path,
-                     help="folders each holding rules/ and knowledge/ (default: bundled)")
+    val.add_argument(
+        "packs",
+        nargs="*",
+        type=Path,
+        help="folders each holding rules/ and knowledge/ (default: bundled)",
+    )
     val.add_argument("--rules", type=Path, help="rule folder")
     val.add_argument("--knowledge", type=Path, help="knowledge folder")
     return parser
@@ -141,10 +151,12 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(f"{exc}\n")
             failed += 1
             continue
-        out.write(f"ok: {len(kb.rules)} rules, {len(kb.findings)} findings, "
-                  f"{len(kb.conditions)} conditions, {len(kb.tests)} tests, "
-                  f"{len(kb.sources)} sources, {len(cases)} golden cases "
-                  f"(knowledge {kb.version[:12]})\n")
+        out.write(
+            f"ok: {len(kb.rules)} rules, {len(kb.findings)} findings, "
+            f"{len(kb.conditions)} conditions, {len(kb.tests)} tests, "
+            f"{len(kb.sources)} sources, {len(cases)} golden cases "
+            f"(knowledge {kb.version[:12]})\n"
+        )
     return 1 if failed else 0
 
 

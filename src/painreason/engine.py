@@ -79,15 +79,18 @@ class _DurableRunner:
                             derivers = kb.derivers[fact]
                             if all(r.id in false_rules for r in derivers):
                                 false_facts[fact] = frozenset().union(
-                                    *(false_rules[r.id] for r in derivers))
+                                    *(false_rules[r.id] for r in derivers)
+                                )
                                 new.append(comp.fact_fact(fact, False))
                 firings = session.assert_facts(new) if new else []
         # a rule's falsity can keep growing support after its fact became false: recompute
         for fact in list(false_facts):
-            false_facts[fact] = frozenset().union(
-                *(false_rules[r.id] for r in kb.derivers[fact]))
-        return Outcome(fired={k: frozenset(v) for k, v in fired.items()},
-                       true_facts=frozenset(true_facts), false_facts=false_facts)
+            false_facts[fact] = frozenset().union(*(false_rules[r.id] for r in kb.derivers[fact]))
+        return Outcome(
+            fired={k: frozenset(v) for k, v in fired.items()},
+            true_facts=frozenset(true_facts),
+            false_facts=false_facts,
+        )
 
 
 class Engine:
@@ -120,7 +123,8 @@ class Engine:
         elif backend == "durable" and not _durable_available():
             raise BackendUnavailableError(
                 "the durable backend needs durable-rules 2.0.28, which does not import here "
-                "(it supports CPython 3.11 and 3.12); use backend='python'")
+                "(it supports CPython 3.11 and 3.12); use backend='python'"
+            )
         self.backend: Literal["durable", "python"] = backend
         self._runner: _DurableRunner | None = None
         self._lock = threading.Lock()

@@ -66,8 +66,12 @@ def load_golden(kb: Knowledge) -> list[GoldenCase]:
     out: list[GoldenCase] = []
     seen: dict[str, str] = {}
     known = {
-        "red_flags": kb.red_flags, "proposed": kb.conditions, "not_proposed": kb.conditions,
-        "ruled_out": kb.conditions, "tests": kb.tests, "not_suggested": kb.tests,
+        "red_flags": kb.red_flags,
+        "proposed": kb.conditions,
+        "not_proposed": kb.conditions,
+        "ruled_out": kb.conditions,
+        "tests": kb.tests,
+        "not_suggested": kb.tests,
         "not_indicated": {**kb.tests, **kb.test_groups},
     }
     for rel, entry in iter_files(root / "cases"):
@@ -84,37 +88,56 @@ def load_golden(kb: Knowledge) -> list[GoldenCase]:
         for i, item in enumerate(items):
             loc = ("cases", i)
             try:
-                golden = GoldenCase.model_validate({**item, "file": shown}
-                                                   if isinstance(item, dict) else item)
+                golden = GoldenCase.model_validate(
+                    {**item, "file": shown} if isinstance(item, dict) else item
+                )
             except ValidationError as exc:
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"])
-                    problems.append(doc.problem("bad-golden", f"{where}: {err['msg']}",
-                                                (*loc, *err["loc"])))
+                    problems.append(
+                        doc.problem("bad-golden", f"{where}: {err['msg']}", (*loc, *err["loc"]))
+                    )
                 continue
             name = f"case {golden.id!r}"
             if golden.id in seen:
-                problems.append(doc.problem("duplicate-id", f"golden case id {golden.id!r} is "
-                                            f"already used in {seen[golden.id]}", (*loc, "id")))
+                problems.append(
+                    doc.problem(
+                        "duplicate-id",
+                        f"golden case id {golden.id!r} is already used in {seen[golden.id]}",
+                        (*loc, "id"),
+                    )
+                )
             seen[golden.id] = shown
             for key, table in known.items():
                 values = getattr(golden.expect, key)
                 for value in values:
                     if value not in table:
-                        problems.append(doc.problem(
-                            "unknown-reference", f"expect.{key}: unknown id {value!r}",
-                            (*loc, "expect", key), rule=name,
-                            suggestion=did_you_mean(value, table)))
+                        problems.append(
+                            doc.problem(
+                                "unknown-reference",
+                                f"expect.{key}: unknown id {value!r}",
+                                (*loc, "expect", key),
+                                rule=name,
+                                suggestion=did_you_mean(value, table),
+                            )
+                        )
             case = Case.model_validate(item["case"])
             case._doc = doc
             try:
                 observe(case, kb)
             except CaseError as exc:
                 problems.extend(
-                    Problem(p.code, p.message, file=shown, line=doc.position((*loc, "case"))[0],
-                            col=doc.position((*loc, "case"))[1], rule=name,
-                            suggestion=p.suggestion)
-                    for p in exc.problems)
+                    Problem(
+                        p.code,
+                        p.message,
+                        file=shown,
+                        line=doc.position((*loc, "case"))[0],
+                        col=doc.position((*loc, "case"))[1],
+                        rule=name,
+                        suggestion=p.suggestion,
+                    )
+                    for p in exc.problems
+                )
                 continue
             out.append(golden)
     if problems:
@@ -140,6 +163,7 @@ def check(golden: GoldenCase, result: Result) -> list[str]:
         if tests.get(test) != urgency:
             errors.append(f"expected test {test} at {urgency}, got {tests.get(test, 'none')}")
     errors += [f"test {t} must not be suggested" for t in exp.not_suggested if t in tests]
-    errors += [f"expected advice against {t} in force" for t in exp.not_indicated
-               if t not in in_force]
+    errors += [
+        f"expected advice against {t} in force" for t in exp.not_indicated if t not in in_force
+    ]
     return errors

@@ -8,7 +8,7 @@ wheel as ``painreason/_data/``; an editable install reads the checkout. A user c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
@@ -80,14 +80,20 @@ def _as_dir(path: PathLike, what: str) -> Traversable:
         path = Path(path)
     if not path.is_dir():
         raise KnowledgeError(
-            [Problem("missing-folder", f"{what} folder must exist (got {str(path)!r})",
-                     file=str(path))]
+            [
+                Problem(
+                    "missing-folder",
+                    f"{what} folder must exist (got {str(path)!r})",
+                    file=str(path),
+                )
+            ]
         )
     return path
 
 
-def iter_files(root: Traversable, prefix: str = "", skip: tuple[str, ...] = ()
-               ) -> Iterator[tuple[str, Traversable]]:
+def iter_files(
+    root: Traversable, prefix: str = "", skip: tuple[str, ...] = ()
+) -> Iterator[tuple[str, Traversable]]:
     """Yield ``(relative path, file)`` for YAML and JSON files under ``root``, sorted."""
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         rel = f"{prefix}{entry.name}"
@@ -155,8 +161,8 @@ class Knowledge:
         return self._root
 
 
-def _fact_graph(rules: Iterable[Rule], facts: Iterable[str]) -> nx.DiGraph:
-    graph: nx.DiGraph = nx.DiGraph()
+def _fact_graph(rules: Iterable[Rule], facts: Iterable[str]) -> nx.DiGraph[str]:
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(facts)
     for rule in rules:
         for src in rule.reads_facts:
@@ -175,8 +181,9 @@ class _Collector:
         try:
             text = entry.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError) as exc:
-            self.problems.append(Problem("unreadable-file", f"cannot read file ({exc})",
-                                         file=shown))
+            self.problems.append(
+                Problem("unreadable-file", f"cannot read file ({exc})", file=shown)
+            )
             return None
         try:
             return parse(text, shown)
@@ -185,8 +192,9 @@ class _Collector:
             return None
 
 
-def _validation_problems(doc: Document, exc: ValidationError, base: tuple[Any, ...],
-                         entry_id: str | None) -> list[Problem]:
+def _validation_problems(
+    doc: Document, exc: ValidationError, base: tuple[Any, ...], entry_id: str | None
+) -> list[Problem]:
     out = []
     for err in exc.errors():
         loc = (*base, *err["loc"])
@@ -247,14 +255,23 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
         if data is None:
             continue
         if not isinstance(data, dict):
-            col.problems.append(doc.problem("bad-file", "a knowledge file must be a mapping of "
-                                            f"sections ({', '.join(SECTIONS)})"))
+            col.problems.append(
+                doc.problem(
+                    "bad-file",
+                    f"a knowledge file must be a mapping of sections ({', '.join(SECTIONS)})",
+                )
+            )
             continue
         for key, items in data.items():
             if key not in SECTIONS:
-                col.problems.append(doc.problem(
-                    "unknown-key", f"unknown section {key!r}; allowed: {', '.join(SECTIONS)}",
-                    (key,), suggestion=did_you_mean(str(key), SECTIONS)))
+                col.problems.append(
+                    doc.problem(
+                        "unknown-key",
+                        f"unknown section {key!r}; allowed: {', '.join(SECTIONS)}",
+                        (key,),
+                        suggestion=did_you_mean(str(key), SECTIONS),
+                    )
+                )
                 continue
             model, id_key = SECTIONS[key]
             if not isinstance(items, list):
@@ -265,17 +282,23 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
                 try:
                     obj = model.model_validate(item)
                 except ValidationError as exc:
-                    col.problems.extend(_validation_problems(
-                        doc, exc, (key, i), f"{key[:-1]} {raw_id!r}" if raw_id else None))
+                    col.problems.extend(
+                        _validation_problems(
+                            doc, exc, (key, i), f"{key[:-1]} {raw_id!r}" if raw_id else None
+                        )
+                    )
                     continue
                 ident = getattr(obj, id_key)
                 if ident in sections[key]:
                     first_doc, first_loc = where[(key, ident)]
                     line, _ = first_doc.position(first_loc)
-                    col.problems.append(doc.problem(
-                        "duplicate-id",
-                        f"{key[:-1]} {ident!r} is already defined at {first_doc.path}:{line}",
-                        (key, i, id_key)))
+                    col.problems.append(
+                        doc.problem(
+                            "duplicate-id",
+                            f"{key[:-1]} {ident!r} is already defined at {first_doc.path}:{line}",
+                            (key, i, id_key),
+                        )
+                    )
                     continue
                 sections[key][ident] = obj
                 where[(key, ident)] = (doc, (key, i))
@@ -287,22 +310,43 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
     groups: dict[str, TestGroup] = sections["test_groups"]
     sources: dict[str, Source] = sections["sources"]
 
-    def ref(kind: str, ident: str, known: Mapping[str, Any], doc: Document,
-            loc: tuple[Any, ...], owner: str | None) -> None:
+    def ref(
+        kind: str,
+        ident: str,
+        known: Mapping[str, Any],
+        doc: Document,
+        loc: Sequence[Any],
+        owner: str | None,
+    ) -> None:
         if ident not in known:
-            col.problems.append(doc.problem(
-                f"unknown-{kind.replace(' ', '-')}", f"unknown {kind} {ident!r}", loc,
-                rule=owner, suggestion=did_you_mean(ident, known)))
+            col.problems.append(
+                doc.problem(
+                    f"unknown-{kind.replace(' ', '-')}",
+                    f"unknown {kind} {ident!r}",
+                    loc,
+                    rule=owner,
+                    suggestion=did_you_mean(ident, known),
+                )
+            )
 
     for (key, ident), (doc, loc) in where.items():
         if key == "red_flags":
             for j, cond in enumerate(red_flags[ident].conditions):
-                ref("condition", cond, conditions, doc, (*loc, "conditions", j),
-                    f"red flag {ident!r}")
+                ref(
+                    "condition",
+                    cond,
+                    conditions,
+                    doc,
+                    (*loc, "conditions", j),
+                    f"red flag {ident!r}",
+                )
         elif key == "test_groups":
             if ident in tests:
-                col.problems.append(doc.problem("duplicate-id", f"test group {ident!r} has the "
-                                                "id of a test", (*loc, "id")))
+                col.problems.append(
+                    doc.problem(
+                        "duplicate-id", f"test group {ident!r} has the id of a test", (*loc, "id")
+                    )
+                )
             for j, test in enumerate(groups[ident].tests):
                 ref("test", test, tests, doc, (*loc, "tests", j), f"test group {ident!r}")
 
@@ -322,12 +366,21 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
         col.problems.extend(problems)
         for fact in file_facts:
             if fact.id in facts:
-                col.problems.append(doc.problem("duplicate-id", f"fact {fact.id!r} is already "
-                                                f"defined in {facts[fact.id].file}",
-                                                (*fact.loc, "id")))
+                col.problems.append(
+                    doc.problem(
+                        "duplicate-id",
+                        f"fact {fact.id!r} is already defined in {facts[fact.id].file}",
+                        (*fact.loc, "id"),
+                    )
+                )
             elif fact.id in findings:
-                col.problems.append(doc.problem("duplicate-id", f"fact {fact.id!r} has the id "
-                                                "of a finding", (*fact.loc, "id")))
+                col.problems.append(
+                    doc.problem(
+                        "duplicate-id",
+                        f"fact {fact.id!r} has the id of a finding",
+                        (*fact.loc, "id"),
+                    )
+                )
             else:
                 facts[fact.id] = fact
         all_rules.extend(file_rules)
@@ -339,9 +392,14 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
         owner = f"rule {rule.id!r}"
         if rule.id in seen:
             line, _ = rule_docs[seen[rule.id].file].position(seen[rule.id].loc)
-            col.problems.append(doc.problem("duplicate-id", f"rule id {rule.id!r} is already "
-                                            f"used at {seen[rule.id].file}:{line}",
-                                            (*rule.loc, "id"), rule=owner))
+            col.problems.append(
+                doc.problem(
+                    "duplicate-id",
+                    f"rule id {rule.id!r} is already used at {seen[rule.id].file}:{line}",
+                    (*rule.loc, "id"),
+                    rule=owner,
+                )
+            )
         seen.setdefault(rule.id, rule)
         for atom in rule.atoms:
             if isinstance(atom, FactRef):
@@ -349,18 +407,18 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
             else:
                 _check_pred(atom, findings, doc, owner, col.problems)
         for action in rule.actions:
-            loc = action.loc
+            aloc = action.loc
             if isinstance(action, Derive):
-                ref("fact", action.fact, facts, doc, loc, owner)
+                ref("fact", action.fact, facts, doc, aloc, owner)
                 derived.add(action.fact)
             elif isinstance(action, Propose | RuleOut):
-                ref("condition", action.condition, conditions, doc, (*loc, "condition"), owner)
+                ref("condition", action.condition, conditions, doc, (*aloc, "condition"), owner)
             elif isinstance(action, Flag):
-                ref("red flag", action.red_flag, red_flags, doc, (*loc, "red_flag"), owner)
+                ref("red flag", action.red_flag, red_flags, doc, (*aloc, "red_flag"), owner)
             elif isinstance(action, Suggest):
-                ref("test", action.test, tests, doc, (*loc, "test"), owner)
+                ref("test", action.test, tests, doc, (*aloc, "test"), owner)
             elif isinstance(action, AdviseAgainst):
-                ref("test", action.test, {**tests, **groups}, doc, (*loc, "test"), owner)
+                ref("test", action.test, {**tests, **groups}, doc, (*aloc, "test"), owner)
         for i, key in enumerate(rule.sources):
             ref("source", key, sources, doc, (*rule.loc, "sources", i), owner)
         for ev in rule.evidence:
@@ -368,35 +426,62 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
 
     for fact in facts.values():
         if fact.id not in derived:
-            col.problems.append(rule_docs[fact.file].problem(
-                "underived-fact", f"fact {fact.id!r} is derived by no rule", (*fact.loc, "id")))
+            col.problems.append(
+                rule_docs[fact.file].problem(
+                    "underived-fact", f"fact {fact.id!r} is derived by no rule", (*fact.loc, "id")
+                )
+            )
 
     graph = _fact_graph([r for r in all_rules if r.id in seen], facts)
     for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c))[:10]:
         first = graph.edges[cycle[0], cycle[(1) % len(cycle)]]["rule"]
         rule = seen[first]
         chain = " -> ".join([*cycle, cycle[0]])
-        col.problems.append(rule_docs[rule.file].problem(
-            "fact-cycle", f"derived facts form a cycle: {chain}", rule.loc,
-            rule=f"rule {rule.id!r}"))
+        col.problems.append(
+            rule_docs[rule.file].problem(
+                "fact-cycle",
+                f"derived facts form a cycle: {chain}",
+                rule.loc,
+                rule=f"rule {rule.id!r}",
+            )
+        )
 
     if col.problems:
         raise KnowledgeError(col.problems)
     return Knowledge(
-        findings=findings, conditions=conditions, red_flags=red_flags, tests=tests,
-        test_groups=groups, sources=sources, facts=facts, rules=tuple(all_rules),
-        version=digest.hexdigest(), rules_dir=rules_shown, knowledge_dir=know_shown,
+        findings=findings,
+        conditions=conditions,
+        red_flags=red_flags,
+        tests=tests,
+        test_groups=groups,
+        sources=sources,
+        facts=facts,
+        rules=tuple(all_rules),
+        version=digest.hexdigest(),
+        rules_dir=rules_shown,
+        knowledge_dir=know_shown,
         _root=know_root,
     )
 
 
-def _check_pred(pred: Pred, findings: Mapping[str, FindingDef], doc: Document, owner: str,
-                problems: list[Problem]) -> None:
+def _check_pred(
+    pred: Pred,
+    findings: Mapping[str, FindingDef],
+    doc: Document,
+    owner: str,
+    problems: list[Problem],
+) -> None:
     finding = findings.get(pred.finding)
     if finding is None:
-        problems.append(doc.problem("unknown-finding", f"unknown finding {pred.finding!r}",
-                                    pred.loc, rule=owner,
-                                    suggestion=did_you_mean(pred.finding, findings)))
+        problems.append(
+            doc.problem(
+                "unknown-finding",
+                f"unknown finding {pred.finding!r}",
+                pred.loc,
+                rule=owner,
+                suggestion=did_you_mean(pred.finding, findings),
+            )
+        )
         return
 
     def bad(code: str, msg: str) -> None:
@@ -404,32 +489,52 @@ def _check_pred(pred: Pred, findings: Mapping[str, FindingDef], doc: Document, o
 
     kind = finding.kind
     if pred.op == "present" and kind is not FindingKind.BOOLEAN:
-        bad("wrong-kind", f"present/absent need a boolean finding; {pred.finding!r} is {kind} "
-            "(compare it instead, e.g. {finding: ..., gt: ...})")
+        bad(
+            "wrong-kind",
+            f"present/absent need a boolean finding; {pred.finding!r} is {kind} "
+            "(compare it instead, e.g. {finding: ..., gt: ...})",
+        )
     elif pred.op in ("lt", "le", "gt", "ge", "between") and kind not in (
-            FindingKind.NUMERIC, FindingKind.ORDINAL):
-        bad("wrong-kind", f"{pred.op} needs a numeric or ordinal finding; {pred.finding!r} is "
-            f"{kind}")
+        FindingKind.NUMERIC,
+        FindingKind.ORDINAL,
+    ):
+        bad(
+            "wrong-kind",
+            f"{pred.op} needs a numeric or ordinal finding; {pred.finding!r} is {kind}",
+        )
     elif pred.op in ("eq", "ne", "in"):
         values = pred.value if isinstance(pred.value, tuple) else (pred.value,)
         if kind is FindingKind.CATEGORICAL:
-            allowed = finding.values or ()
+            categories = finding.values or ()
             for v in values:
-                if v not in allowed:
-                    problems.append(doc.problem(
-                        "bad-value", f"{v!r} is not a value of {pred.finding!r}; allowed: "
-                        f"{', '.join(allowed)}", pred.loc, rule=owner,
-                        suggestion=did_you_mean(str(v), allowed)))
+                if v not in categories:
+                    problems.append(
+                        doc.problem(
+                            "bad-value",
+                            f"{v!r} is not a value of {pred.finding!r}; allowed: "
+                            f"{', '.join(categories)}",
+                            pred.loc,
+                            rule=owner,
+                            suggestion=did_you_mean(str(v), categories),
+                        )
+                    )
         elif kind is FindingKind.BOOLEAN:
-            bad("wrong-kind", f"{pred.op} cannot test boolean finding {pred.finding!r}; use "
-                "present or absent")
+            bad(
+                "wrong-kind",
+                f"{pred.op} cannot test boolean finding {pred.finding!r}; use present or absent",
+            )
         elif pred.op == "in" or any(isinstance(v, str) for v in values):
             bad("wrong-kind", f"{pred.op} on {kind} finding {pred.finding!r} needs a number")
     if pred.side is not None and not finding.lateralised:
         bad("bad-side", f"finding {pred.finding!r} is not lateralised; drop side")
     if pred.level is not None and (finding.levels is None or pred.level not in finding.levels):
         allowed = ", ".join(finding.levels) if finding.levels else "none"
-        problems.append(doc.problem(
-            "bad-level", f"level {pred.level!r} is not a level of {pred.finding!r} "
-            f"(levels: {allowed})", pred.loc, rule=owner,
-            suggestion=did_you_mean(pred.level, finding.levels or ())))
+        problems.append(
+            doc.problem(
+                "bad-level",
+                f"level {pred.level!r} is not a level of {pred.finding!r} (levels: {allowed})",
+                pred.loc,
+                rule=owner,
+                suggestion=did_you_mean(pred.level, finding.levels or ()),
+            )
+        )

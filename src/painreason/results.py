@@ -183,8 +183,9 @@ class Result(_Frozen):
 
 def _show(values: dict[tuple[str | None, str | None], SlotValue], unit: str | None) -> str:
     parts = []
-    for (side, level), value in sorted(values.items(), key=lambda kv: (str(kv[0][0]),
-                                                                       str(kv[0][1]))):
+    for (side, level), value in sorted(
+        values.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))
+    ):
         if isinstance(value, bool):
             text = "present" if value else "absent"
         elif isinstance(value, float):
@@ -205,12 +206,24 @@ def build_result(kb: Knowledge, case: Case, obs: Observations, out: Outcome) -> 
         rule_id, index, positive = item
         atom = rules[rule_id].atoms[index]
         if isinstance(atom, Pred):
-            return Match(rule=rule_id, index=index, kind="finding", id=atom.finding,
-                         predicate=atom.describe(), holds=positive,
-                         observed=shown.get(atom.finding))
+            return Match(
+                rule=rule_id,
+                index=index,
+                kind="finding",
+                id=atom.finding,
+                predicate=atom.describe(),
+                holds=positive,
+                observed=shown.get(atom.finding),
+            )
         assert isinstance(atom, FactRef)
-        return Match(rule=rule_id, index=index, kind="fact", id=atom.fact,
-                     predicate=atom.describe(), holds=positive)
+        return Match(
+            rule=rule_id,
+            index=index,
+            kind="fact",
+            id=atom.fact,
+            predicate=atom.describe(),
+            holds=positive,
+        )
 
     def ordered(items: frozenset[Support]) -> tuple[Match, ...]:
         return tuple(match(s) for s in sorted(items))
@@ -221,8 +234,15 @@ def build_result(kb: Knowledge, case: Case, obs: Observations, out: Outcome) -> 
     for rule_id in sorted(out.fired):
         rule = rules[rule_id]
         matched = ordered(out.fired[rule_id])
-        firings.append(Firing(rule=rule_id, title=rule.title, sources=rule.sources,
-                              matched=matched, derives=rule.derives))
+        firings.append(
+            Firing(
+                rule=rule_id,
+                title=rule.title,
+                sources=rule.sources,
+                matched=matched,
+                derives=rule.derives,
+            )
+        )
         for m in matched:
             if m.kind == "finding":
                 used.add(m.id)
@@ -257,18 +277,27 @@ def build_result(kb: Knowledge, case: Case, obs: Observations, out: Outcome) -> 
             elif isinstance(action, RuleOut):
                 refutations[action.condition].append(rule_id)
             elif isinstance(action, Suggest):
-                requests[action.test].append(TestRequest(rule=rule_id, urgency=action.urgency.value,
-                                                         rationale=action.rationale))
+                requests[action.test].append(
+                    TestRequest(
+                        rule=rule_id, urgency=action.urgency.value, rationale=action.rationale
+                    )
+                )
             elif isinstance(action, AdviseAgainst):
                 advice[action.test].append((rule_id, action.rationale))
 
     red_flags = []
     for flag_id, raised in flags.items():
-        spec = kb.red_flags[flag_id]
+        flag_spec = kb.red_flags[flag_id]
         urgency = min((u for _, u in raised), key=lambda u: u.rank)
-        red_flags.append(RedFlagResult(
-            id=flag_id, label=spec.label, urgency=urgency.value,  # type: ignore[arg-type]
-            conditions=spec.conditions, raised_by=tuple(sorted({r for r, _ in raised}))))
+        red_flags.append(
+            RedFlagResult(
+                id=flag_id,
+                label=flag_spec.label,
+                urgency=urgency.value,  # type: ignore[arg-type]
+                conditions=flag_spec.conditions,
+                raised_by=tuple(sorted({r for r, _ in raised})),
+            )
+        )
     red_flags.sort(key=lambda f: (Urgency(f.urgency).rank, f.id))
     flagged: dict[str, list[str]] = defaultdict(list)
     for flag in red_flags:
@@ -285,28 +314,43 @@ def build_result(kb: Knowledge, case: Case, obs: Observations, out: Outcome) -> 
             ruled_out.append(RuledOut(id=cond_id, label=spec.label, refuting=refuting))
             continue
         strength = min((s for _, s in support), key=_STRENGTH_RANK.__getitem__, default=None)
-        differential.append(ConditionResult(
-            id=cond_id, label=spec.label, status="contested" if refuting else "proposed",
-            strength=strength,  # type: ignore[arg-type]
-            supporting=tuple(sorted({r for r, _ in support})), refuting=refuting,
-            red_flags=tuple(flagged.get(cond_id, ())), category=spec.category,
-            region=spec.region, icd10cm=spec.icd10cm))
-    differential.sort(key=lambda c: (
-        0 if c.red_flags else 1,
-        _STRENGTH_RANK[c.strength] if c.strength else 3,
-        1 if c.status == "contested" else 0,
-        -len(c.supporting),
-        c.id,
-    ))
+        differential.append(
+            ConditionResult(
+                id=cond_id,
+                label=spec.label,
+                status="contested" if refuting else "proposed",
+                strength=strength,  # type: ignore[arg-type]
+                supporting=tuple(sorted({r for r, _ in support})),
+                refuting=refuting,
+                red_flags=tuple(flagged.get(cond_id, ())),
+                category=spec.category,
+                region=spec.region,
+                icd10cm=spec.icd10cm,
+            )
+        )
+    differential.sort(
+        key=lambda c: (
+            0 if c.red_flags else 1,
+            _STRENGTH_RANK[c.strength] if c.strength else 3,
+            1 if c.status == "contested" else 0,
+            -len(c.supporting),
+            c.id,
+        )
+    )
 
     tests = []
     for test_id, asked in requests.items():
         spec_t = kb.tests[test_id]
         urgency = min((Urgency(r.urgency) for r in asked), key=lambda u: u.rank)
-        tests.append(TestSuggestion(
-            id=test_id, label=spec_t.label, kind=spec_t.kind,
-            urgency=urgency.value,  # type: ignore[arg-type]
-            requested_by=tuple(sorted(asked, key=lambda r: (Urgency(r.urgency).rank, r.rule)))))
+        tests.append(
+            TestSuggestion(
+                id=test_id,
+                label=spec_t.label,
+                kind=spec_t.kind,
+                urgency=urgency.value,
+                requested_by=tuple(sorted(asked, key=lambda r: (Urgency(r.urgency).rank, r.rule))),
+            )
+        )
     tests.sort(key=lambda t: (Urgency(t.urgency).rank, t.id))
 
     not_indicated = []
@@ -314,13 +358,17 @@ def build_result(kb: Knowledge, case: Case, obs: Observations, out: Outcome) -> 
         covered = set(kb.test_targets(target))
         overriders = sorted(covered & set(requests))
         overriders += [f"red_flag:{f.id}" for f in red_flags]
-        label = (kb.test_groups[target].label if target in kb.test_groups
-                 else kb.tests[target].label)
-        not_indicated.append(NotIndicated(
-            id=target, label=label, status="overridden" if overriders else "in_force",
-            advised_by=tuple(sorted({r for r, _ in given})),
-            rationale=tuple(dict.fromkeys(t for _, t in sorted(given))),
-            overridden_by=tuple(overriders)))
+        label = kb.test_groups[target].label if target in kb.test_groups else kb.tests[target].label
+        not_indicated.append(
+            NotIndicated(
+                id=target,
+                label=label,
+                status="overridden" if overriders else "in_force",
+                advised_by=tuple(sorted({r for r, _ in given})),
+                rationale=tuple(dict.fromkeys(t for _, t in sorted(given))),
+                overridden_by=tuple(overriders),
+            )
+        )
 
     recorded = obs.recorded
     return Result(

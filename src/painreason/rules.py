@@ -341,7 +341,9 @@ class _Parser:
 
     def children(self, value: Any, loc: Loc, depth: int) -> tuple[Node, ...] | None:
         if not isinstance(value, list) or not value:
-            self.err("bad-condition", f"must be a non-empty list of conditions (got {value!r})", loc)
+            self.err(
+                "bad-condition", f"must be a non-empty list of conditions (got {value!r})", loc
+            )
             return None
         out = [self.node(item, (*loc, i), depth + 1) for i, item in enumerate(value)]
         if any(c is None for c in out):
@@ -373,13 +375,17 @@ class _Parser:
         ok = True
         side = data.get("side")
         if side is not None and side not in ("left", "right", "bilateral"):
-            self.err("bad-side", f"side must be left, right or bilateral (got {side!r})",
-                     (*loc, "side"))
+            self.err(
+                "bad-side", f"side must be left, right or bilateral (got {side!r})", (*loc, "side")
+            )
             ok = False
         level = data.get("level")
         if level is not None and not isinstance(level, str):
-            self.err("bad-level", f"level must be a root level such as L5 (got {level!r})",
-                     (*loc, "level"))
+            self.err(
+                "bad-level",
+                f"level must be a root level such as L5 (got {level!r})",
+                (*loc, "level"),
+            )
             ok = False
         return side, level, ok
 
@@ -394,8 +400,11 @@ class _Parser:
             if not ok:
                 return None
         else:
-            self.err("bad-condition", f"must name a finding or {{finding, side, level}} "
-                     f"(got {value!r})", loc)
+            self.err(
+                "bad-condition",
+                f"must name a finding or {{finding, side, level}} (got {value!r})",
+                loc,
+            )
             return None
         if finding is None:
             return None
@@ -466,14 +475,18 @@ class _Parser:
 
     def action(self, item: Any, loc: Loc) -> Action | None:
         if not isinstance(item, dict) or len(item) != 1:
-            self.err("bad-action", f"an action must be one of {', '.join(ACTION_KEYS)} "
-                     f"(got {item!r})", loc)
+            self.err(
+                "bad-action",
+                f"an action must be one of {', '.join(ACTION_KEYS)} (got {item!r})",
+                loc,
+            )
             return None
         ((kind, body),) = item.items()
         sub = (*loc, kind)
         if kind not in ACTION_KEYS:
-            self.err("bad-action", f"unknown action {kind!r}", sub,
-                     did_you_mean(str(kind), ACTION_KEYS))
+            self.err(
+                "bad-action", f"unknown action {kind!r}", sub, did_you_mean(str(kind), ACTION_KEYS)
+            )
             return None
         if kind == "derive":
             fact = self.ident(body, "derive", sub)
@@ -495,8 +508,11 @@ class _Parser:
         if kind == "propose":
             strength = body.get("strength")
             if strength not in STRENGTHS:
-                self.err("bad-value", f"strength must be low, moderate or high (got {strength!r})",
-                         (*sub, "strength"))
+                self.err(
+                    "bad-value",
+                    f"strength must be low, moderate or high (got {strength!r})",
+                    (*sub, "strength"),
+                )
                 return None
             return Propose(target, strength, sub) if target else None
         if kind == "rule_out":
@@ -504,8 +520,11 @@ class _Parser:
         if kind == "flag":
             raw = body.get("urgency")
             if raw is not None and raw not in ("emergency", "urgent"):
-                self.err("bad-value", f"red-flag urgency must be emergency or urgent (got {raw!r})",
-                         (*sub, "urgency"))
+                self.err(
+                    "bad-value",
+                    f"red-flag urgency must be emergency or urgent (got {raw!r})",
+                    (*sub, "urgency"),
+                )
                 return None
             return Flag(target, Urgency(raw) if raw else None, sub) if target else None
         rationale = self.text(body.get("rationale"), "rationale", (*sub, "rationale"))
@@ -513,8 +532,11 @@ class _Parser:
             return AdviseAgainst(target, rationale, sub) if target and rationale else None
         raw = body.get("urgency")
         if raw not in ("emergency", "urgent", "routine"):
-            self.err("bad-value", f"urgency must be emergency, urgent or routine (got {raw!r})",
-                     (*sub, "urgency"))
+            self.err(
+                "bad-value",
+                f"urgency must be emergency, urgent or routine (got {raw!r})",
+                (*sub, "urgency"),
+            )
             return None
         return Suggest(target, Urgency(raw), rationale, sub) if target and rationale else None
 
@@ -534,20 +556,28 @@ class _Parser:
             about = self.text(item.get("about"), "about", (*sub, "about"))
             source = item.get("source")
             if not isinstance(source, str) or not ID_RE.match(source):
-                self.err("figure-without-source",
-                         f"every evidence item needs the source of its figures (got {source!r})",
-                         sub)
+                self.err(
+                    "figure-without-source",
+                    f"every evidence item needs the source of its figures (got {source!r})",
+                    sub,
+                )
                 continue
             figures: dict[str, float] = {}
             for name in EVIDENCE_FIGURES:
                 raw = item.get(name)
                 if raw is None:
                     continue
-                if not _is_number(raw) or raw < 0 or (name not in ("lr_positive", "lr_negative")
-                                                     and raw > 1):
+                if (
+                    not _is_number(raw)
+                    or raw < 0
+                    or (name not in ("lr_positive", "lr_negative") and raw > 1)
+                ):
                     bound = "> 0" if name.startswith("lr") else "between 0 and 1"
-                    self.err("bad-evidence", f"{name} must be a number {bound} (got {raw!r})",
-                             (*sub, name))
+                    self.err(
+                        "bad-evidence",
+                        f"{name} must be a number {bound} (got {raw!r})",
+                        (*sub, name),
+                    )
                     continue
                 figures[name] = float(raw)
             if not figures:
@@ -555,9 +585,15 @@ class _Parser:
                 continue
             note = item.get("note")
             if about is not None:
-                out.append(Evidence(about=about, source=source,
-                                    note=note if isinstance(note, str) else None,
-                                    loc=sub, **figures))
+                out.append(
+                    Evidence(
+                        about=about,
+                        source=source,
+                        note=note if isinstance(note, str) else None,
+                        loc=sub,
+                        **figures,
+                    )
+                )
         return tuple(out)
 
     def rule(self, data: Any, loc: Loc) -> Rule | None:
@@ -588,8 +624,14 @@ class _Parser:
         if rid is None or title is None or when is None or not actions:
             return None
         return Rule(
-            id=rid, title=title, when=when, actions=actions, sources=tuple(keys),
-            evidence=evidence, file=self.doc.path, loc=loc,
+            id=rid,
+            title=title,
+            when=when,
+            actions=actions,
+            sources=tuple(keys),
+            evidence=evidence,
+            file=self.doc.path,
+            loc=loc,
             description=description if isinstance(description, str) else None,
             atoms=tuple(self.leaves),
         )

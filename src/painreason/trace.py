@@ -48,7 +48,7 @@ class Trace:
     True
     """
 
-    def __init__(self, graph: nx.DiGraph) -> None:
+    def __init__(self, graph: nx.DiGraph[str]) -> None:
         self.graph = graph
 
     def __repr__(self) -> str:
@@ -57,19 +57,29 @@ class Trace:
     @classmethod
     def from_result(cls, result: Result) -> Trace:
         """Build the trace graph of a result."""
-        g: nx.DiGraph = nx.DiGraph(case_id=result.case_id,
-                                   knowledge_version=result.knowledge_version)
+        g: nx.DiGraph[str] = nx.DiGraph(
+            case_id=result.case_id, knowledge_version=result.knowledge_version
+        )
         unused = set(result.unused_findings)
         for fid, observed in result.findings.items():
-            g.add_node(f"finding:{fid}", kind="finding", label=fid, observed=observed,
-                       used=fid not in unused)
+            g.add_node(
+                f"finding:{fid}",
+                kind="finding",
+                label=fid,
+                observed=observed,
+                used=fid not in unused,
+            )
 
         def link(m: Match, target: str) -> None:
-            src = f"finding:{m.id}" if m.kind == "finding" else (
-                f"fact:{m.id}" if m.holds else f"fact:!{m.id}")
+            src = (
+                f"finding:{m.id}"
+                if m.kind == "finding"
+                else (f"fact:{m.id}" if m.holds else f"fact:!{m.id}")
+            )
             if src not in g:
-                g.add_node(src, kind="fact", label=m.id if m.holds else f"not {m.id}",
-                           holds=m.holds)
+                g.add_node(
+                    src, kind="fact", label=m.id if m.holds else f"not {m.id}", holds=m.holds
+                )
             g.add_edge(src, target, relation="matched", holds=m.holds, predicate=m.predicate)
 
         for firing in result.firings:
@@ -91,8 +101,9 @@ class Trace:
                 g.add_edge(f"rule:{rule}", node, relation="raises")
         for cond in result.differential:
             node = f"condition:{cond.id}"
-            g.add_node(node, kind="condition", label=cond.label, status=cond.status,
-                       strength=cond.strength)
+            g.add_node(
+                node, kind="condition", label=cond.label, status=cond.status, strength=cond.strength
+            )
             for rule in cond.supporting:
                 g.add_edge(f"rule:{rule}", node, relation="supports")
             for rule in cond.refuting:
@@ -108,12 +119,18 @@ class Trace:
             node = f"test:{test.id}"
             g.add_node(node, kind="test", label=test.label, urgency=test.urgency)
             for req in test.requested_by:
-                g.add_edge(f"rule:{req.rule}", node, relation="suggests", urgency=req.urgency,
-                           rationale=req.rationale)
+                g.add_edge(
+                    f"rule:{req.rule}",
+                    node,
+                    relation="suggests",
+                    urgency=req.urgency,
+                    rationale=req.rationale,
+                )
         for advice in result.not_indicated:
             node = f"advice:{advice.id}"
-            g.add_node(node, kind="advice", label=f"{advice.label}: not indicated",
-                       status=advice.status)
+            g.add_node(
+                node, kind="advice", label=f"{advice.label}: not indicated", status=advice.status
+            )
             for rule in advice.advised_by:
                 g.add_edge(f"rule:{rule}", node, relation="advises")
         for firing in result.firings:

@@ -16,8 +16,13 @@ FINDINGS: list[dict[str, Any]] = [
     {"id": "b0", "kind": "boolean", "section": "history"},
     {"id": "b1", "kind": "boolean", "section": "history"},
     {"id": "b2", "kind": "boolean", "section": "physical_exam", "lateralised": True},
-    {"id": "b3", "kind": "boolean", "section": "neuro_exam", "lateralised": True,
-     "levels": ["L4", "L5", "S1"]},
+    {
+        "id": "b3",
+        "kind": "boolean",
+        "section": "neuro_exam",
+        "lateralised": True,
+        "levels": ["L4", "L5", "S1"],
+    },
     {"id": "b4", "kind": "boolean", "section": "neuro_exam", "levels": ["C6", "C7"]},
     {"id": "n0", "kind": "numeric", "section": "vital_signs", "range": [0, 200], "unit": "/min"},
     {"id": "o0", "kind": "ordinal", "section": "neuro_exam", "scale": "mrc", "lateralised": True},
@@ -33,13 +38,29 @@ def knowledge_files() -> dict[str, Any]:
     """The fixed knowledge (vocabulary, conditions, red flags, tests, sources)."""
     return {
         "findings": [{"label": f["id"].upper(), "definition": "synthetic", **f} for f in FINDINGS],
-        "conditions": [{"id": c, "label": c.upper(), "region": "lumbar", "category": "specific",
-                        "description": "synthetic"} for c in CONDITIONS],
-        "red_flags": [{"id": "r0", "label": "R0", "urgency": "urgent", "description": "s",
-                       "conditions": ["k0"]},
-                      {"id": "r1", "label": "R1", "urgency": "emergency", "description": "s"}],
-        "tests": [{"id": t, "label": t.upper(), "kind": "imaging", "description": "s"}
-                  for t in TESTS],
+        "conditions": [
+            {
+                "id": c,
+                "label": c.upper(),
+                "region": "lumbar",
+                "category": "specific",
+                "description": "synthetic",
+            }
+            for c in CONDITIONS
+        ],
+        "red_flags": [
+            {
+                "id": "r0",
+                "label": "R0",
+                "urgency": "urgent",
+                "description": "s",
+                "conditions": ["k0"],
+            },
+            {"id": "r1", "label": "R1", "urgency": "emergency", "description": "s"},
+        ],
+        "tests": [
+            {"id": t, "label": t.upper(), "kind": "imaging", "description": "s"} for t in TESTS
+        ],
         "test_groups": [{"id": "g0", "label": "G0", "tests": ["t0", "t1"]}],
         "sources": [{"key": "s0", "citation": "synthetic", "kind": "study"}],
     }
@@ -68,8 +89,12 @@ def predicates(draw: st.DrawFn, max_fact: int) -> dict[str, Any]:
     if f["kind"] == "categorical":
         op = draw(st.sampled_from(["eq", "ne", "in"]))
         if op == "in":
-            return {"finding": f["id"], "in": draw(st.lists(st.sampled_from(f["values"]),
-                                                            min_size=1, max_size=2, unique=True))}
+            return {
+                "finding": f["id"],
+                "in": draw(
+                    st.lists(st.sampled_from(f["values"]), min_size=1, max_size=2, unique=True)
+                ),
+            }
         return {"finding": f["id"], op: draw(st.sampled_from(f["values"]))}
     hi = 5 if f["kind"] == "ordinal" else 200
     op = draw(st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge", "between"]))
@@ -100,21 +125,37 @@ def actions(draw: st.DrawFn, fact: int | None) -> list[dict[str, Any]]:
     pool = st.sampled_from(["propose", "rule_out", "flag", "suggest", "advise"])
     for kind in draw(st.lists(pool, min_size=0 if fact is not None else 1, max_size=3)):
         if kind == "propose":
-            out.append({"propose": {"condition": draw(st.sampled_from(CONDITIONS)),
-                                    "strength": draw(st.sampled_from(["low", "moderate",
-                                                                      "high"]))}})
+            out.append(
+                {
+                    "propose": {
+                        "condition": draw(st.sampled_from(CONDITIONS)),
+                        "strength": draw(st.sampled_from(["low", "moderate", "high"])),
+                    }
+                }
+            )
         elif kind == "rule_out":
             out.append({"rule_out": {"condition": draw(st.sampled_from(CONDITIONS))}})
         elif kind == "flag":
             out.append({"flag": {"red_flag": draw(st.sampled_from(["r0", "r1"]))}})
         elif kind == "suggest":
-            out.append({"suggest": {"test": draw(st.sampled_from(TESTS)),
-                                    "urgency": draw(st.sampled_from(["emergency", "urgent",
-                                                                     "routine"])),
-                                    "rationale": "synthetic"}})
+            out.append(
+                {
+                    "suggest": {
+                        "test": draw(st.sampled_from(TESTS)),
+                        "urgency": draw(st.sampled_from(["emergency", "urgent", "routine"])),
+                        "rationale": "synthetic",
+                    }
+                }
+            )
         else:
-            out.append({"advise_against": {"test": draw(st.sampled_from(["g0", "t2"])),
-                                           "rationale": "synthetic"}})
+            out.append(
+                {
+                    "advise_against": {
+                        "test": draw(st.sampled_from(["g0", "t2"])),
+                        "rationale": "synthetic",
+                    }
+                }
+            )
     return out
 
 
@@ -125,11 +166,25 @@ def rule_packs(draw: st.DrawFn) -> dict[str, Any]:
     n_facts = draw(st.integers(0, N_FACTS))
     for k in range(n_facts):
         for j in range(draw(st.integers(1, 2))):
-            rules.append({"id": f"d{k}_{j}", "title": "derive", "sources": ["s0"],
-                          "when": draw(conditions(k)), "then": draw(actions(k))})
+            rules.append(
+                {
+                    "id": f"d{k}_{j}",
+                    "title": "derive",
+                    "sources": ["s0"],
+                    "when": draw(conditions(k)),
+                    "then": draw(actions(k)),
+                }
+            )
     for j in range(draw(st.integers(1, 6))):
-        rules.append({"id": f"r{j}", "title": "conclude", "sources": ["s0"],
-                      "when": draw(conditions(n_facts)), "then": draw(actions(None))})
+        rules.append(
+            {
+                "id": f"r{j}",
+                "title": "conclude",
+                "sources": ["s0"],
+                "when": draw(conditions(n_facts)),
+                "then": draw(actions(None)),
+            }
+        )
     facts = [{"id": f"f{k}", "label": f"F{k}", "definition": "synthetic"} for k in range(n_facts)]
     return {"facts": facts, "rules": rules}
 
@@ -155,13 +210,20 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
             if f["kind"] == "boolean" and f.get("levels"):
                 lv = draw(st.lists(st.sampled_from(f["levels"]), min_size=1, unique=True))
                 present = draw(st.booleans())
-                value: Any = {"present": present, "side": draw(st.sampled_from(
-                    ["left", "right", "bilateral"])), "levels": lv}
+                value: Any = {
+                    "present": present,
+                    "side": draw(st.sampled_from(["left", "right", "bilateral"])),
+                    "levels": lv,
+                }
                 if draw(st.booleans()) and not present:
                     value = "absent"
             elif form == "sides":
-                value = {s: draw(_value(f)) for s in draw(st.lists(
-                    st.sampled_from(["left", "right"]), min_size=1, unique=True))}
+                value = {
+                    s: draw(_value(f))
+                    for s in draw(
+                        st.lists(st.sampled_from(["left", "right"]), min_size=1, unique=True)
+                    )
+                }
             else:
                 key = "present" if f["kind"] == "boolean" else "value"
                 raw = draw(_value(f))
@@ -170,9 +232,14 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
                 value = {key: raw, "side": draw(st.sampled_from(["left", "right", "bilateral"]))}
         elif f.get("levels"):
             present = draw(st.booleans())
-            value = ({"present": True, "levels": draw(st.lists(st.sampled_from(f["levels"]),
-                                                                min_size=1, unique=True))}
-                     if present else "absent")
+            value = (
+                {
+                    "present": True,
+                    "levels": draw(st.lists(st.sampled_from(f["levels"]), min_size=1, unique=True)),
+                }
+                if present
+                else "absent"
+            )
         else:
             value = draw(_value(f))
         findings[f["id"]] = value

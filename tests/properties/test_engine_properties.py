@@ -22,7 +22,8 @@ PAIRS = {"count": 0}
 
 @given(pack=rule_packs(), batch=st.lists(cases(), min_size=1, max_size=4))
 def test_python_backend_is_deterministic_and_order_independent(
-        pack: dict[str, Any], batch: list[dict[str, Any]]) -> None:
+    pack: dict[str, Any], batch: list[dict[str, Any]]
+) -> None:
     kb = load_pack(pack)
     engine = painreason.Engine(kb, backend="python")
     for case in batch:
@@ -51,8 +52,9 @@ def test_backends_agree(pack: dict[str, Any], batch: list[dict[str, Any]]) -> No
 
 
 @given(pack=rule_packs(), case=cases())
-def test_every_conclusion_reaches_an_input_finding(pack: dict[str, Any],
-                                                   case: dict[str, Any]) -> None:
+def test_every_conclusion_reaches_an_input_finding(
+    pack: dict[str, Any], case: dict[str, Any]
+) -> None:
     kb = load_pack(pack)
     result = painreason.Engine(kb, backend="python").evaluate(case)
     trace = result.trace
