@@ -28,3 +28,12 @@ def test_every_error_code_is_documented() -> None:
     table = (ROOT / "docs" / "errors.md").read_text()
     documented = set(re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M))
     assert documented == codes_in_source()
+
+
+def test_knowledge_reference_is_fresh() -> None:
+    import painreason
+    from painreason._docgen import knowledge_markdown
+
+    expected = knowledge_markdown(painreason.load_knowledge())
+    current = (ROOT / "docs" / "knowledge.md").read_text()
+    assert current == expected, "docs/knowledge.md is stale: run `make docs`"
