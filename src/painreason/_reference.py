@@ -59,7 +59,9 @@ def _exists(
 
 def pred_truth(pred: Pred, finding: FindingDef, obs: Observations) -> Truth:
     """Truth of one predicate on the recorded slots (see docs/rule-language.md)."""
-    slots = obs.slots.get(pred.finding, {})
+    slots = obs.slots.get(pred.finding)
+    if not slots:
+        return None  # not recorded: unknown, whatever the test
     if pred.side == "bilateral":
         left = _exists(pred, finding, slots, "left")
         right = _exists(pred, finding, slots, "right")
@@ -87,8 +89,17 @@ class Evaluator:
         self.obs = obs
         self.facts: dict[str, Truth] = {}
         self.fact_neg: dict[str, frozenset[Support]] = {}
+        self._memo: dict[int, Truth] = {}  # node id -> truth; facts are final when read
 
     def truth(self, node: Node) -> Truth:
+        key = id(node)
+        if key in self._memo:
+            return self._memo[key]
+        value = self._truth(node)
+        self._memo[key] = value
+        return value
+
+    def _truth(self, node: Node) -> Truth:
         if isinstance(node, Pred):
             return pred_truth(node, self.kb.findings[node.finding], self.obs)
         if isinstance(node, FactRef):
