@@ -241,11 +241,10 @@ def negated_facts(kb: Knowledge) -> frozenset[str]:
     need: set[str] = set()
     for rule in kb.rules:
         for clause in _nnf_dnf(rule.when, True, rule.id):
-            need |= {
-                rule.atoms[i].fact
-                for i, s in clause  # type: ignore[union-attr]
-                if not s and isinstance(rule.atoms[i], FactRef)
-            }
+            for i, sign in clause:
+                atom = rule.atoms[i]
+                if not sign and isinstance(atom, FactRef):
+                    need.add(atom.fact)
     todo = list(need)
     while todo:
         fact = todo.pop()

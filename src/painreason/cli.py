@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .engine import Engine
 from .errors import PainreasonError
@@ -20,6 +20,10 @@ from .loader import Knowledge, load_knowledge
 from .results import Result
 
 __all__ = ["main", "render_text"]
+
+# Sub-commands defined in other modules add themselves here: each entry takes the
+# sub-parsers object and adds parsers whose ``func`` default is a Handler.
+_EXTENSIONS: list[Callable[[Any], None]] = []
 
 DISCLAIMER = (
     "painreason is decision support: it does not replace clinical judgement. "
@@ -112,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--rules", type=Path, help="rule folder (default: bundled)")
     diag.add_argument("--knowledge", type=Path, help="knowledge folder (default: bundled)")
     diag.add_argument("--backend", choices=("auto", "durable", "python"), default="auto")
+    diag.set_defaults(func=_diagnose)
 
     val = sub.add_parser("validate", help="check rule and knowledge folders and golden cases")
     val.add_argument(
@@ -122,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     val.add_argument("--rules", type=Path, help="rule folder")
     val.add_argument("--knowledge", type=Path, help="knowledge folder")
+    val.set_defaults(func=_validate)
+    for register in _EXTENSIONS:
+        register(sub)
     return parser
 
 
@@ -164,9 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``painreason`` command."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "diagnose":
-            return _diagnose(args, sys.stdout)
-        return _validate(args, sys.stdout)
+        func: Handler = args.func
+        return func(args, sys.stdout)
     except PainreasonError as exc:
         sys.stderr.write(f"painreason: error: {exc}\n")
         return 1
