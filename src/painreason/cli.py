@@ -43,10 +43,22 @@ def render_text(result: Result, knowledge: Knowledge, backend: str | None = None
     head = f"Case {result.case_id or '(no id)'} - knowledge {result.knowledge_version[:12]}"
     lines.append(head + (f" - backend {backend}" if backend else ""))
 
+    shown: set[str] = set()
+
     def why(rule_id: str, indent: str) -> None:
         firing = rules[rule_id]
+        if rule_id in shown:
+            lines.append(_wrap(f"{rule_id}: {firing.title} (reasons above)", indent))
+            return
+        shown.add(rule_id)
         lines.append(_wrap(f"{rule_id}: {firing.title} [{', '.join(firing.sources)}]", indent))
         for m in firing.matched:
+            if m.kind == "fact":
+                fact = knowledge.facts.get(m.id)
+                label = fact.label if fact else m.id
+                what = label if m.holds else f"not: {label}"
+                lines.append(_wrap(f"because {what} (derived)", indent + "    "))
+                continue
             what = m.predicate if m.holds else f"not ({m.predicate})"
             seen = f" - recorded: {m.observed}" if m.observed else ""
             lines.append(_wrap(f"because {what}{seen}", indent + "    "))
@@ -65,11 +77,13 @@ def render_text(result: Result, knowledge: Knowledge, backend: str | None = None
         extra = f", strength {cond.strength}" if cond.strength else ""
         codes = f" (ICD-10-CM {', '.join(cond.icd10cm)})" if cond.icd10cm else ""
         lines.append(f"  {n}. {cond.label} [{cond.id}]{codes}: {cond.status}{extra}")
-        for rule_id in cond.supporting:
+        if cond.supporting:
             lines.append("       supported by:")
+        for rule_id in cond.supporting:
             why(rule_id, "         ")
-        for rule_id in cond.refuting:
+        if cond.refuting:
             lines.append("       refuted by:")
+        for rule_id in cond.refuting:
             why(rule_id, "         ")
         for flag_id in cond.red_flags:
             lines.append(f"       pointed at by red flag {flag_id}")
