@@ -44,7 +44,7 @@ from .vocabulary import (
     TestGroup,
 )
 
-__all__ = ["Knowledge", "data_dir", "iter_files", "load_knowledge"]
+__all__ = ["Knowledge", "Loaded", "data_dir", "iter_files", "load_knowledge", "load_partial"]
 
 SKIP_DIRS = ("cases", "examples")
 SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
@@ -234,6 +234,33 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
     True
     >>> len(kb.version)
     64
+    """
+    loaded = load_partial(rules, knowledge)
+    if loaded.problems:
+        raise KnowledgeError(loaded.problems)
+    return loaded.knowledge
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """What :func:`load_partial` read: knowledge built from whatever parsed, every problem,
+    and where each rule file and knowledge entry came from (for tools that report positions).
+
+    ``entries[(section, id)]`` is the document and path of a knowledge entry, e.g.
+    ``("conditions", "cauda_equina_syndrome")``; ``rule_docs`` maps a rule's ``file``.
+    """
+
+    knowledge: Knowledge
+    problems: tuple[Problem, ...]
+    rule_docs: Mapping[str, Document]
+    entries: Mapping[tuple[str, str], tuple[Document, tuple[Any, ...]]]
+
+
+def load_partial(rules: PathLike | None = None, knowledge: PathLike | None = None) -> Loaded:
+    """Like :func:`load_knowledge`, but never raises on bad content.
+
+    With problems, the knowledge holds what could be parsed and may refer to ids that do not
+    exist or contain cycles: use it only for analysis (``painreason lint``), never evaluation.
     """
     rules_root = data_dir("rules") if rules is None else _as_dir(rules, "rules")
     know_root = data_dir("knowledge") if knowledge is None else _as_dir(knowledge, "knowledge")
@@ -433,7 +460,9 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
             )
 
     graph = _fact_graph([r for r in all_rules if r.id in seen], facts)
-    for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c))[:10]:
+    for found in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c))[:10]:
+        start = found.index(min(found))  # networkx may start a cycle anywhere: start at min
+        cycle = found[start:] + found[:start]
         first = graph.edges[cycle[0], cycle[(1) % len(cycle)]]["rule"]
         rule = seen[first]
         chain = " -> ".join([*cycle, cycle[0]])
@@ -446,9 +475,7 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
             )
         )
 
-    if col.problems:
-        raise KnowledgeError(col.problems)
-    return Knowledge(
+    kb = Knowledge(
         findings=findings,
         conditions=conditions,
         red_flags=red_flags,
@@ -462,6 +489,7 @@ def load_knowledge(rules: PathLike | None = None, knowledge: PathLike | None = N
         knowledge_dir=know_shown,
         _root=know_root,
     )
+    return Loaded(kb, tuple(col.problems), rule_docs, where)
 
 
 def _check_pred(

@@ -224,6 +224,8 @@ class Rule:
     loc: Loc = field(compare=False)
     description: str | None = None
     atoms: tuple[Atom, ...] = field(default=(), compare=False)
+    line: int | None = field(default=None, compare=False)  # 1-based position of the rule
+    col: int | None = field(default=None, compare=False)
 
     @property
     def derives(self) -> tuple[str, ...]:
@@ -623,6 +625,7 @@ class _Parser:
         description = data.get("description")
         if rid is None or title is None or when is None or not actions:
             return None
+        line, col = self.doc.position(loc)
         return Rule(
             id=rid,
             title=title,
@@ -634,6 +637,8 @@ class _Parser:
             loc=loc,
             description=description if isinstance(description, str) else None,
             atoms=tuple(self.leaves),
+            line=line,
+            col=col,
         )
 
 
