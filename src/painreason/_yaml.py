@@ -9,12 +9,13 @@ instead of being expanded.
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -27,6 +28,7 @@ MAX_NODES = 500_000
 MAX_DEPTH = 64
 
 Loc = Sequence[str | int]
+_SCALARS = (str, int, float, bool, type(None), datetime.date)
 SAFE_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
 )
@@ -103,7 +105,10 @@ def parse(text: str, path: str) -> Document:
     return Document(path=path, data=data, tree=tree)
 
 
-def _plain(node: Any, path: str, counter: list[int], depth: int) -> Any:
+def _plain(
+    node: Any, path: str, counter: list[int], depth: int, at: tuple[int, int] | None = None
+) -> Any:
+    """Plain data of a round-trip node; ``at`` is its 0-based (line, col) where known."""
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise DocumentError(
@@ -113,44 +118,66 @@ def _plain(node: Any, path: str, counter: list[int], depth: int) -> Any:
                 file=path,
             )
         )
+    if isinstance(node, CommentedMap | CommentedSeq):
+        at = (node.lc.line, node.lc.col)
     if depth > MAX_DEPTH:
-        line, col = position(node, ())
-        raise DocumentError(
-            Problem(
-                "file-too-deep",
-                f"nesting must be at most {MAX_DEPTH} levels deep",
-                file=path,
-                line=line,
-                col=col,
-            )
+        _raise_problem(
+            "file-too-deep", f"nesting must be at most {MAX_DEPTH} levels deep", path, at
         )
     tag = getattr(getattr(node, "tag", None), "value", None)
     if tag is not None and tag not in SAFE_TAGS:
-        line, col = position(node, ())
-        raise DocumentError(
-            Problem(
-                "yaml-unsafe-tag",
-                f"YAML tags are not allowed in painreason files (got {tag!r}); write plain data",
-                file=path,
-                line=line,
-                col=col,
-            )
+        _raise_problem(
+            "yaml-unsafe-tag",
+            f"YAML tags are not allowed in painreason files (got {tag!r}); write plain data",
+            path,
+            at,
         )
     if isinstance(node, dict):
-        return {
-            str(k) if not isinstance(k, str) else k: _plain(v, path, counter, depth + 1)
-            for k, v in node.items()
-        }
+        out = {}
+        for k, v in node.items():
+            pos = node.lc.value(k) if isinstance(node, CommentedMap) else at
+            if not isinstance(k, _SCALARS):  # a complex key (``? [a, b]``) gives a tuple
+                _raise_problem("yaml-syntax", "mapping keys must be plain scalars", path, pos)
+            out[k if isinstance(k, str) else str(k)] = _plain(v, path, counter, depth + 1, pos)
+        return out
     if isinstance(node, list):
-        return [_plain(v, path, counter, depth + 1) for v in node]
+        return [
+            _plain(
+                v,
+                path,
+                counter,
+                depth + 1,
+                node.lc.item(i) if isinstance(node, CommentedSeq) else at,
+            )
+            for i, v in enumerate(node)
+        ]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
+        try:
+            float(node)  # every number is compared as a float later
+        except OverflowError:
+            digits = int(node.bit_length() * 0.30103) + 1
+            _raise_problem(
+                "bad-value", f"numbers must be within ±1.8e308 (got ~{digits} digits)", path, at
+            )
         return int(node)
     if isinstance(node, float):
         return float(node)
-    # strings, and timestamps or other scalars YAML can produce: keep their text
-    return str(node)
+    if isinstance(node, str | datetime.date):  # timestamps keep their text
+        return str(node)
+    # !!binary (bytes), !!set, !!pairs (tuples): standard tags, but not plain data
+    _raise_problem(
+        "yaml-unsafe-tag",
+        f"{type(node).__name__} values are not allowed; write plain data",
+        path,
+        at,
+    )
+
+
+def _raise_problem(code: str, message: str, path: str, at: tuple[int, int] | None) -> NoReturn:
+    line, col = (at[0] + 1, at[1] + 1) if at else (None, None)
+    raise DocumentError(Problem(code, message, file=path, line=line, col=col))
 
 
 def position(tree: Any, loc: Loc) -> tuple[int | None, int | None]:

@@ -30,6 +30,29 @@ SlotValue = bool | float | str
 Slot = tuple[str | None, str | None]  # (side, level)
 
 
+def _got(value: Any, limit: int = 200) -> str:
+    """The repr of a value the caller passed, shortened; never raises.
+
+    repr() raises on ints of over 4,300 digits and on very deep nesting.
+
+    >>> _got("x" * 500)[-5:]
+    'xx...'
+    >>> _got(10**5000)
+    '<int of 16610 bits>'
+    """
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        bits = f" of {value.bit_length()} bits" if isinstance(value, int) else ""
+        text = f"<{type(value).__name__}{bits}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _word(value: Any) -> str:
+    """``value`` when it is text (for did-you-mean), else ''."""
+    return value if isinstance(value, str) else ""
+
+
 def _not_recorded(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and raw == "not_recorded")
 
@@ -47,7 +70,7 @@ class Patient(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    age: float | None = Field(default=None, ge=0, le=120, allow_inf_nan=False)
+    age: float | None = Field(default=None, ge=0, le=120, allow_inf_nan=False, strict=True)
     sex: Literal["female", "male"] | None = None
 
 
@@ -127,6 +150,8 @@ def _check_json(value: Any, key: str, depth: int) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"finding {key!r}: must be a finite number (got {value})")
     if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise ValueError(f"finding {key!r}: keys must be text")
         for item in value.values():
             _check_json(item, key, depth + 1)
     elif isinstance(value, list):
@@ -159,7 +184,7 @@ def _build(data: Any, doc: Document | None, source: str) -> Case:
             if err["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(
                 got, dict | list
             ):
-                text += f" (got {got!r})"
+                text += f" (got {_got(got)})"
             suggestion = None
             if err["type"] == "extra_forbidden" and loc:
                 suggestion = did_you_mean(str(loc[-1]), ("id", "patient", "findings", "age", "sex"))
@@ -205,7 +230,7 @@ def observe(case: Case, knowledge: Knowledge) -> Observations:
             problems.append(
                 case.problem(
                     "unknown-finding",
-                    f"unknown finding {fid!r}",
+                    f"unknown finding {_got(fid)}",
                     ("findings", fid),
                     did_you_mean(fid, vocab),
                 )
@@ -231,8 +256,8 @@ def observe(case: Case, knowledge: Knowledge) -> Observations:
             problems.append(
                 case.problem(
                     "contradiction",
-                    f"findings.{fid} ({given!r}) contradicts patient.{fid} "
-                    f"({value!r}); give it once",
+                    f"findings.{fid} ({_got(given)}) contradicts patient.{fid} "
+                    f"({_got(value)}); give it once",
                     ("findings", fid),
                 )
             )
@@ -314,23 +339,23 @@ class _Reader:
                 allowed.discard("side")
             extra = keys - allowed
             if extra or value_key not in keys:
-                key = sorted(extra)[0] if extra else value_key
+                key = sorted(map(str, extra))[0] if extra else value_key
                 return self.bad(
                     "bad-value",
-                    f"must be {self.expected()} (got {raw!r})",
+                    f"must be {self.expected()} (got {_got(raw)})",
                     did_you_mean(key, sorted(allowed)) if extra else None,
                 )
             side = raw.get("side")
             if side is None and f.lateralised and not _is_absent(raw[value_key]):
                 return self.bad(
                     "missing-side",
-                    f"is lateralised: give side: left, right or bilateral (got {raw!r})",
+                    f"is lateralised: give side: left, right or bilateral (got {_got(raw)})",
                 )
             if side is not None and side not in ("left", "right", "bilateral"):
                 return self.bad(
                     "bad-side",
-                    f"side must be left, right or bilateral (got {side!r})",
-                    did_you_mean(str(side), ("left", "right", "bilateral")),
+                    f"side must be left, right or bilateral (got {_got(side)})",
+                    did_you_mean(_word(side), ("left", "right", "bilateral")),
                 )
             sides = (
                 ("left", "right")
@@ -343,7 +368,7 @@ class _Reader:
             return out
         if f.lateralised and not _is_absent(raw):
             return self.bad(
-                "missing-side", f"is lateralised: must be {self.expected()} (got {raw!r})"
+                "missing-side", f"is lateralised: must be {self.expected()} (got {_got(raw)})"
             )
         sides_all: tuple[str | None, ...] = f.sides
         out = {}
@@ -358,7 +383,7 @@ class _Reader:
         if isinstance(raw, dict):
             value_key = "present" if f.kind is FindingKind.BOOLEAN else "value"
             if value_key not in raw:
-                return self.bad("bad-value", f"must be {self.expected()} (got {raw!r})")
+                return self.bad("bad-value", f"must be {self.expected()} (got {_got(raw)})")
             given = raw.get("levels")
             if given is not None:
                 if not f.levels:
@@ -366,25 +391,26 @@ class _Reader:
                 if not isinstance(given, list) or not given:
                     return self.bad(
                         "bad-level",
-                        f"levels must be a non-empty list of {', '.join(f.levels)} (got {given!r})",
+                        f"levels must be a non-empty list of {', '.join(f.levels)} "
+                        f"(got {_got(given)})",
                     )
                 for lv in given:
                     if lv not in f.levels:
                         return self.bad(
                             "bad-level",
-                            f"level {lv!r} is not one of {', '.join(f.levels)}",
-                            did_you_mean(str(lv), f.levels),
+                            f"level {_got(lv)} is not one of {', '.join(f.levels)}",
+                            did_you_mean(_word(lv), f.levels),
                         )
                 levels = tuple(given)
             elif f.levels and not _is_absent(raw[value_key]):
                 return self.bad(
                     "missing-level",
-                    f"is levelled: give levels, e.g. levels: [{f.levels[0]}] (got {raw!r})",
+                    f"is levelled: give levels, e.g. levels: [{f.levels[0]}] (got {_got(raw)})",
                 )
             raw = raw[value_key]
         elif f.levels and not _is_absent(raw) and not _not_recorded(raw):
             return self.bad(
-                "missing-level", f"is levelled: must be {self.expected()} (got {raw!r})"
+                "missing-level", f"is levelled: must be {self.expected()} (got {_got(raw)})"
             )
         value = self.scalar(raw)
         if value is None:
@@ -402,8 +428,8 @@ class _Reader:
                 return False
             self.bad(
                 "wrong-kind",
-                f"must be {self.expected(scalar_only=True)} (got {raw!r})",
-                did_you_mean(str(raw), ("present", "absent", "not_recorded")),
+                f"must be {self.expected(scalar_only=True)} (got {_got(raw)})",
+                did_you_mean(_word(raw), ("present", "absent", "not_recorded")),
             )
             return None
         if f.kind is FindingKind.CATEGORICAL:
@@ -411,18 +437,22 @@ class _Reader:
                 return raw
             self.bad(
                 "bad-value",
-                f"must be {self.expected(scalar_only=True)} (got {raw!r})",
-                did_you_mean(str(raw), f.values or ()),
+                f"must be {self.expected(scalar_only=True)} (got {_got(raw)})",
+                did_you_mean(_word(raw), f.values or ()),
             )
             return None
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            self.bad("wrong-kind", f"must be {self.expected(scalar_only=True)} (got {raw!r})")
+            self.bad("wrong-kind", f"must be {self.expected(scalar_only=True)} (got {_got(raw)})")
             return None
-        if not math.isfinite(raw):
-            self.bad("bad-value", f"must be {self.expected(scalar_only=True)} (got {raw!r})")
+        if isinstance(raw, float) and not math.isfinite(raw):
+            self.bad("bad-value", f"must be {self.expected(scalar_only=True)} (got {_got(raw)})")
             return None
         lo, hi = f.bounds or (-math.inf, math.inf)
-        if not lo <= raw <= hi or (f.kind is FindingKind.ORDINAL and raw != int(raw)):
-            self.bad("out-of-range", f"must be {self.expected(scalar_only=True)} (got {raw!r})")
+        try:
+            number = float(raw)
+        except OverflowError:  # an int past ±1.8e308
+            number = math.nan
+        if not lo <= number <= hi or (f.kind is FindingKind.ORDINAL and raw != int(raw)):
+            self.bad("out-of-range", f"must be {self.expected(scalar_only=True)} (got {_got(raw)})")
             return None
-        return float(raw)
+        return number

@@ -78,6 +78,9 @@ def load_golden(kb: Knowledge) -> list[GoldenCase]:
         shown = f"{kb.knowledge_dir}/cases/{rel}"
         try:
             doc = parse(entry.read_text(encoding="utf-8"), shown)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem("unreadable-file", f"cannot read file ({exc})", file=shown))
+            continue
         except DocumentError as exc:
             problems.append(exc.problem)
             continue
