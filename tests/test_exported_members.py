@@ -18,11 +18,13 @@ def test_public_names() -> None:
         "cli",
         "engine",
         "errors",
+        "export",
         "golden",
         "loader",
         "results",
         "rules",
         "trace",
         "vocabulary",
+        "whatif",
     }
     assert public - modules == set(painreason.__all__) - {"__version__"}

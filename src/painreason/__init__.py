@@ -26,9 +26,11 @@ from .errors import (
     Problem,
     UnknownTargetError,
 )
+from .explain import Explanation, WhyNot, explain, why_not
 from .loader import Knowledge, load_knowledge
-from .results import Result
+from .results import NextFinding, Result
 from .trace import Trace
+from .whatif import ResultDiff, diff_results, next_findings, what_if
 
 __version__ = "0.1.0"
 
@@ -39,15 +41,24 @@ __all__ = [
     "CaseError",
     "Engine",
     "EngineError",
+    "Explanation",
     "Knowledge",
     "KnowledgeError",
+    "NextFinding",
     "PainreasonError",
     "Patient",
     "Problem",
     "Result",
+    "ResultDiff",
     "Trace",
     "UnknownTargetError",
+    "WhyNot",
     "__version__",
+    "diff_results",
     "evaluate",
+    "explain",
     "load_knowledge",
+    "next_findings",
+    "what_if",
+    "why_not",
 ]

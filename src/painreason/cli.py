@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import _cli_explain
 from .engine import Engine
 from .errors import PainreasonError
 from .golden import load_golden
@@ -23,7 +24,8 @@ __all__ = ["main", "render_text"]
 
 # Sub-commands defined in other modules add themselves here: each entry takes the
 # sub-parsers object and adds parsers whose ``func`` default is a Handler.
-_EXTENSIONS: list[Callable[[Any], None]] = []
+_EXTENSIONS: list[Callable[[Any], None]] = [_cli_explain.register]
+Handler = Callable[[argparse.Namespace, TextIO], int]
 
 DISCLAIMER = (
     "painreason is decision support: it does not replace clinical judgement. "
@@ -126,7 +128,13 @@ def _parser() -> argparse.ArgumentParser:
 
     diag = sub.add_parser("diagnose", help="evaluate a case file and report the conclusions")
     diag.add_argument("case", type=Path, help="case file (YAML or JSON)")
-    diag.add_argument("--format", choices=("text", "json"), default="text")
+    diag.add_argument(
+        "--format",
+        choices=("text", "json", "dot", "mermaid", "graphml"),
+        default="text",
+        help="report (text, json) or trace graph (dot, mermaid, graphml)",
+    )
+    diag.add_argument("--next", action="store_true", help="also list findings to check next")
     diag.add_argument("--rules", type=Path, help="rule folder (default: bundled)")
     diag.add_argument("--knowledge", type=Path, help="knowledge folder (default: bundled)")
     diag.add_argument("--backend", choices=("auto", "durable", "python"), default="auto")
@@ -151,10 +159,16 @@ def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
     knowledge = load_knowledge(args.rules, args.knowledge)
     engine = Engine(knowledge, backend=args.backend)
     result = engine.evaluate(args.case)
+    if args.next:
+        result = result.with_next_findings(args.case, engine)
     if args.format == "json":
         out.write(result.model_dump_json(indent=2) + "\n")
+    elif args.format in ("dot", "mermaid", "graphml"):
+        out.write(getattr(result.trace, f"to_{args.format}")())
     else:
         out.write(render_text(result, knowledge, engine.backend))
+        if result.next_findings is not None:
+            out.write("\n" + _cli_explain.render_next(result.next_findings, 15))
     return 0
 
 

@@ -28,12 +28,15 @@ from .rules import AdviseAgainst, FactRef, Flag, Pred, Propose, RuleOut, Suggest
 from .vocabulary import Urgency
 
 if TYPE_CHECKING:
+    from .engine import Engine
     from .trace import Trace
 
 __all__ = [
     "ConditionResult",
+    "FindingImpact",
     "Firing",
     "Match",
+    "NextFinding",
     "NotIndicated",
     "RedFlagResult",
     "Result",
@@ -139,6 +142,37 @@ class NotIndicated(_Frozen):
     overridden_by: tuple[str, ...]
 
 
+class FindingImpact(_Frozen):
+    """What recording a finding could change, through one rule (see :class:`NextFinding`).
+
+    ``held`` counts the leaves of the rule's condition that already hold on the case (a rule
+    the case already partly matches is more relevant); ``record`` gives values that do it.
+    """
+
+    kind: Literal["red_flag", "condition", "test"]
+    target: str
+    effect: Literal["raise", "escalate", "propose", "strengthen", "contest", "rule_out", "suggest"]
+    detail: str | None
+    rule: str
+    held: int
+    together_with: tuple[str, ...]
+    record: dict[str, Any]
+
+
+class NextFinding(_Frozen):
+    """A finding not (fully) recorded whose recording could change the result.
+
+    ``impacts`` are most consequential first (red flags, then the differential, then tests);
+    ``together_with`` names the other findings a change also needs (empty: this one alone).
+    """
+
+    finding: str
+    label: str
+    section: str
+    recorded: str | None
+    impacts: tuple[FindingImpact, ...]
+
+
 class Result(_Frozen):
     """The outcome of evaluating one case: red flags first, then the differential.
 
@@ -158,6 +192,8 @@ class Result(_Frozen):
     findings: dict[str, str]
     unused_findings: tuple[str, ...]
     unread_findings: tuple[str, ...]
+    next_findings: tuple[NextFinding, ...] | None = None
+    """Not computed by evaluation (None); see :meth:`with_next_findings`."""
 
     @cached_property
     def trace(self) -> Trace:
@@ -179,6 +215,34 @@ class Result(_Frozen):
             "tests": {t.id: t.urgency for t in self.tests},
             "not_indicated": {n.id: n.status for n in self.not_indicated},
         }
+
+    def with_next_findings(
+        self, case: Any, engine: Engine | None = None, max_size: int = 2
+    ) -> Result:
+        """This result with :attr:`next_findings` filled in for ``case`` (the case it came from).
+
+        See :func:`painreason.next_findings`.
+        """
+        from .whatif import next_findings
+
+        found = next_findings(case, engine=engine, max_size=max_size)
+        return self.model_copy(update={"next_findings": found})
+
+    def to_frame(self) -> Any:
+        """The differential as a pandas DataFrame (needs the ``pandas`` extra)."""
+        from ._display import differential_frame
+
+        return differential_frame(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from ._display import result_bundle
+
+        return result_bundle(self)
+
+    def _repr_html_(self) -> str:
+        from ._display import result_html
+
+        return result_html(self)
 
 
 def _show(values: dict[tuple[str | None, str | None], SlotValue], unit: str | None) -> str:

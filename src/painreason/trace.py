@@ -170,3 +170,45 @@ class Trace:
     def to_json(self, indent: int | None = None) -> str:
         """Node-link JSON text."""
         return json.dumps(self.to_node_link(), indent=indent, sort_keys=True)
+
+    def to_graphml(self) -> str:
+        """GraphML text (see :mod:`painreason.export`)."""
+        from .export import to_graphml
+
+        return to_graphml(self)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text with safe node ids (see :mod:`painreason.export`)."""
+        from .export import to_dot
+
+        return to_dot(self)
+
+    def to_mermaid(self) -> str:
+        """A Mermaid flowchart (see :mod:`painreason.export`)."""
+        from .export import to_mermaid
+
+        return to_mermaid(self)
+
+    def to_svg(self) -> str | None:
+        """SVG text rendered by graphviz, or ``None`` when graphviz is not available."""
+        from .export import render
+
+        data = render(self, "svg")
+        return None if data is None else data.decode("utf-8")
+
+    def to_png(self) -> bytes | None:
+        """PNG bytes rendered by graphviz, or ``None`` when graphviz is not available."""
+        from .export import render
+
+        return render(self, "png")
+
+    def to_frame(self, what: str = "edges") -> Any:
+        """A pandas DataFrame of the edges (or ``what="nodes"``); needs the ``pandas`` extra."""
+        from ._display import trace_frame
+
+        return trace_frame(self, what)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from ._display import trace_bundle
+
+        return trace_bundle(self)
