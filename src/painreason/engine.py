@@ -179,7 +179,8 @@ def as_case(case: CaseInput) -> Case:
         return case
     if isinstance(case, str | Path):
         return Case.from_file(case)
-    return Case.from_dict(dict(case))
+    # anything else (None, a list) reaches from_dict, which refuses it with a CaseError
+    return Case.from_dict(dict(case) if isinstance(case, Mapping) else case)
 
 
 _default: dict[str, Engine] = {}
