@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/painreason diagnose knowledge/examples/cauda_equina.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
