@@ -20,10 +20,13 @@ def test_public_names() -> None:
         "errors",
         "export",
         "golden",
+        "lint",
         "loader",
         "results",
         "rules",
+        "testing",
         "trace",
+        "vignettes",
         "vocabulary",
         "whatif",
     }

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import _cli_explain
+from . import _cli_explain, _cli_research
 from .engine import Engine
 from .errors import PainreasonError
 from .golden import load_golden
@@ -24,7 +24,7 @@ __all__ = ["main", "render_text"]
 
 # Sub-commands defined in other modules add themselves here: each entry takes the
 # sub-parsers object and adds parsers whose ``func`` default is a Handler.
-_EXTENSIONS: list[Callable[[Any], None]] = [_cli_explain.register]
+_EXTENSIONS: list[Callable[[Any], None]] = [_cli_explain.register, _cli_research.register]
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
 DISCLAIMER = (
