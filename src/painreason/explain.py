@@ -69,6 +69,8 @@ class Step(_Frozen):
     relation: Relation
     sources: tuple[str, ...]
     note: str | None = None
+    via: str | None = None
+    """A node between this rule and the target (the red flag that names a condition)."""
     because: tuple[Because, ...] = ()
 
 
@@ -94,6 +96,9 @@ class Explanation(_Frozen):
     def chains(self) -> list[tuple[str, ...]]:
         """Every chain as node ids, from an input finding to the target.
 
+        Each chain is a path of the trace graph (``result.trace.graph``): a fact known false
+        links straight to the findings that made its rules false, as in the trace.
+
         Examples
         --------
         >>> from painreason import evaluate, explain
@@ -106,7 +111,9 @@ class Explanation(_Frozen):
         out: list[tuple[str, ...]] = []
 
         def walk(step: Step, tail: tuple[str, ...]) -> None:
-            here = (f"rule:{step.rule}", *tail)
+            here = tail if step.relation == "failed" else (f"rule:{step.rule}", *tail)
+            if step.via is not None:
+                here = (here[0], step.via, *here[1:])
             for b in step.because:
                 node = (
                     f"finding:{b.id}"
@@ -127,7 +134,7 @@ class Explanation(_Frozen):
         lines = [f"{self.label} [{self.target}]: {self.status}"]
 
         def leaf(b: Because, indent: str) -> None:
-            what = b.predicate if b.holds else f"not ({b.predicate})"
+            what = b.predicate if b.holds else _negated(b.predicate)
             seen = f" - recorded: {b.observed}" if b.observed else ""
             lines.append(f"{indent}because {what}{seen}")
             for sub in b.steps:
@@ -155,6 +162,12 @@ class Explanation(_Frozen):
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _negated(predicate: str) -> str:
+    if predicate.endswith(" present"):
+        return predicate[: -len("present")] + "absent"
+    return f"not ({predicate})"
 
 
 def _resolve(result: Result, target: str, knowledge: Knowledge | None) -> tuple[str, str]:
@@ -247,7 +260,9 @@ class _Builder:
             )
         return self._steps[key]
 
-    def step(self, rule_id: str, relation: Relation, note: str | None = None) -> Step:
+    def step(
+        self, rule_id: str, relation: Relation, note: str | None = None, via: str | None = None
+    ) -> Step:
         key = (rule_id, relation, note)
         if key not in self._steps:
             firing = self.firings[rule_id]
@@ -257,6 +272,7 @@ class _Builder:
                 relation=relation,
                 sources=firing.sources,
                 note=note,
+                via=via,
                 because=tuple(self.because(m) for m in firing.matched),
             )
         return self._steps[key]
@@ -325,7 +341,8 @@ def explain(result: Result, target: str, knowledge: Knowledge | None = None) -> 
             steps += [b.step(r, "refutes") for r in cond.refuting]
             for flag in result.red_flags:
                 if flag.id in cond.red_flags:
-                    steps += [b.step(r, "raises", f"red flag {flag.id}") for r in flag.raised_by]
+                    note, via = f"red flag {flag.id}", f"red_flag:{flag.id}"
+                    steps += [b.step(r, "raises", note, via) for r in flag.raised_by]
         else:
             out = next(o for o in result.ruled_out if o.id == ident)
             label, status = out.label, "ruled out"
@@ -469,6 +486,8 @@ class WhyNot(_Frozen):
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):

@@ -226,7 +226,9 @@ class Result(_Frozen):
         from .whatif import next_findings
 
         found = next_findings(case, engine=engine, max_size=max_size)
-        return self.model_copy(update={"next_findings": found})
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        values["next_findings"] = found
+        return type(self).model_validate(values)
 
     def to_frame(self) -> Any:
         """The differential as a pandas DataFrame (needs the ``pandas`` extra)."""
