@@ -10,8 +10,7 @@ import pytest
 import painreason
 from painreason._abduce import encode
 from painreason.case import Case
-
-from .properties.strategies import load_pack
+from painreason.testing.strategies import load_pack
 
 
 def rule(ident: str, when: dict[str, Any], then: list[dict[str, Any]]) -> dict[str, Any]:

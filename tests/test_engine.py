@@ -10,9 +10,9 @@ import pytest
 
 import painreason
 from painreason.errors import BackendUnavailableError, CaseError
+from painreason.testing.strategies import load_pack
 
 from .conftest import BACKENDS
-from .properties.strategies import load_pack
 
 SCIATICA: dict[str, Any] = {
     "patient": {"age": 38, "sex": "female"},

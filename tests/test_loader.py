@@ -9,8 +9,7 @@ import pytest
 
 import painreason
 from painreason.errors import KnowledgeError
-
-from .properties.strategies import knowledge_files
+from painreason.testing.strategies import knowledge_files
 
 GOOD_RULE = """\
 facts:

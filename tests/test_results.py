@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import painreason
+from painreason.testing.strategies import knowledge_files
 
 from .conftest import BACKENDS
-from .properties.strategies import knowledge_files
 
 RULES: dict[str, Any] = {
     "rules": [

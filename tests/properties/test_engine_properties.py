@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import painreason
 from painreason.errors import CapacityError
+from painreason.testing.strategies import cases, load_pack, rule_packs
 
 from ..conftest import BACKENDS
-from .strategies import cases, load_pack, rule_packs
 
 PAIRS = {"count": 0}
 
