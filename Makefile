@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest notebooks benchmark clean venv docs graphviz
+.PHONY: demo test lint typecheck pytest notebooks benchmark clean venv docs graphviz schemas
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { \
@@ -49,5 +49,8 @@ benchmark: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-docs: $(STAMP)
+docs: $(STAMP) schemas
 	$(BIN)/python -m painreason._docgen > docs/knowledge.md
+
+schemas: $(STAMP)
+	$(BIN)/python -m painreason._schemas schemas
