@@ -595,8 +595,13 @@ class _WhyNot:
         )
 
 
-def _concluders(kb: Knowledge, condition: str) -> list[tuple[Rule, str]]:
-    flags = {f.id for f in kb.red_flags.values() if condition in f.conditions}
+def _concluders(kb: Knowledge, condition: str, ruled_out: bool) -> list[tuple[Rule, str]]:
+    """Rules that would put ``condition`` in the differential.
+
+    A rule proposing it; and, for a condition ruled out, a rule raising a red flag that names
+    it (a rule-out never hides what a red flag points at, so it comes back contested).
+    """
+    flags = {f.id for f in kb.red_flags.values() if ruled_out and condition in f.conditions}
     out = []
     for rule in kb.rules:
         vias = [
@@ -605,7 +610,7 @@ def _concluders(kb: Knowledge, condition: str) -> list[tuple[Rule, str]]:
             if isinstance(a, Propose) and a.condition == condition
         ]
         vias += [
-            f"raises red flag {a.red_flag}, which names it"
+            f"raises red flag {a.red_flag}, which names it (a ruled-out condition comes back)"
             for a in rule.actions
             if isinstance(a, Flag) and a.red_flag in flags
         ]
@@ -685,7 +690,6 @@ def why_not(
         raise ValueError(f"max_size must be at least 1 (got {max_size})")
     w = _WhyNot(engine, case, max_size)
     result = w.result
-    checks = [w.check(rule, via) for rule, via in _concluders(kb, condition)]
     status: Literal["proposed", "contested", "ruled_out", "not_proposed"] = "not_proposed"
     rule_out = None
     cond = next((c for c in result.differential if c.id == condition), None)
@@ -693,6 +697,8 @@ def why_not(
         status = cond.status
     elif any(o.id == condition for o in result.ruled_out):
         status = "ruled_out"
+    concluders = _concluders(kb, condition, status == "ruled_out")
+    checks = [w.check(rule, via) for rule, via in concluders]
     if status in ("contested", "ruled_out"):
         rule_out = explain(result, f"condition:{condition}", kb)
         keep = [s for s in rule_out.steps if s.relation == "refutes"]
