@@ -87,7 +87,8 @@ def _fill(data: dict[str, Any]) -> str:
 
 
 def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped + '"'
 
 
 def to_dot(trace: Trace, *, rankdir: Literal["LR", "TB"] = "LR") -> str:
