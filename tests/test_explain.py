@@ -10,7 +10,8 @@ import pytest
 
 import painreason
 from painreason import UnknownTargetError, explain, what_if, why_not
-from painreason.explain import Explanation, WhyNot
+from painreason.explain import Explanation
+from painreason.whynot import WhyNot
 
 ROOT = Path(__file__).resolve().parents[1]
 SCIATICA = ROOT / "knowledge" / "examples" / "sciatica_l5.yaml"

@@ -29,5 +29,6 @@ def test_public_names() -> None:
         "vignettes",
         "vocabulary",
         "whatif",
+        "whynot",
     }
     assert public - modules == set(painreason.__all__) - {"__version__"}

@@ -26,11 +26,12 @@ from .errors import (
     Problem,
     UnknownTargetError,
 )
-from .explain import Explanation, WhyNot, explain, why_not
+from .explain import Explanation, explain
 from .loader import Knowledge, load_knowledge
 from .results import NextFinding, Result
 from .trace import Trace
 from .whatif import ResultDiff, diff_results, next_findings, what_if
+from .whynot import WhyNot, why_not
 
 __version__ = "0.1.0"
 

@@ -15,10 +15,11 @@ from pydantic import TypeAdapter
 
 from ._yaml import DocumentError, parse
 from .engine import Engine
-from .explain import explain, why_not
+from .explain import explain
 from .loader import load_knowledge
 from .results import NextFinding
 from .whatif import next_findings, what_if
+from .whynot import why_not
 
 __all__ = ["register", "render_next"]
 

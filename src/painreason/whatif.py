@@ -22,11 +22,11 @@ from ._reference import Evaluator
 from .case import observe
 from .engine import CaseInput, Engine, as_case
 from .errors import UnknownTargetError
-from .explain import _bundled_engine, _polarities
 from .loader import Knowledge
 from .results import FindingImpact, NextFinding, Result
 from .rules import Flag, Propose, Rule, RuleOut, Suggest
 from .vocabulary import Urgency
+from .whynot import _bundled_engine, _polarities
 
 __all__ = ["Change", "ResultDiff", "diff_results", "next_findings", "what_if"]
 
