@@ -121,6 +121,7 @@ def test_render_svg_and_png(result: painreason.Result) -> None:
     assert png.startswith(b"\x89PNG")
     bundle = result.trace._repr_mimebundle_()
     assert bundle["image/svg+xml"].startswith("<svg")
+    assert result.trace._repr_html_().startswith('<div class="painreason-trace"><svg')
 
 
 def test_render_degrades_without_graphviz(
@@ -134,6 +135,7 @@ def test_render_degrades_without_graphviz(
     assert "image/svg+xml" not in bundle
     assert bundle["text/markdown"].startswith("```mermaid\nflowchart LR\n")
     assert '<pre class="mermaid">flowchart LR' in result._repr_html_()
+    assert result.trace._repr_html_().startswith('<pre class="mermaid">flowchart LR')
 
 
 def test_render_degrades_without_dot(

@@ -212,3 +212,8 @@ class Trace:
         from ._display import trace_bundle
 
         return trace_bundle(self)
+
+    def _repr_html_(self) -> str:
+        from ._display import trace_html
+
+        return trace_html(self)
