@@ -1,6 +1,8 @@
 """The Engine: evaluate cases against a knowledge base on one of two backends.
 
-- ``"python"``: the reference evaluator (:mod:`painreason._reference`), pure Python.
+- ``"python"``: pure Python, compiled and activated by the findings a case records
+  (:mod:`painreason._fast`); ``"reference"`` is the plain evaluator it is checked against
+  (:mod:`painreason._reference`), slower, for cross-checks.
 - ``"durable"``: rules compiled to positive join patterns (:mod:`painreason._compiler`) and
   run by durable-rules' Rete engine through :mod:`painreason._durable`, the only module
   that imports it.
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import _reference
+from ._fast import Entry, FastEvaluator
 from ._outcome import Outcome, Support
 from .case import Case, Observations, observe
 from .errors import BackendUnavailableError, EngineError
@@ -26,7 +29,7 @@ from .results import Result, build_result
 
 __all__ = ["Backend", "Engine", "evaluate"]
 
-Backend = Literal["auto", "durable", "python"]
+Backend = Literal["auto", "durable", "python", "reference"]
 CaseInput = Case | Mapping[str, Any] | str | Path
 
 
@@ -100,8 +103,9 @@ class Engine:
     ----------
     knowledge : Knowledge, optional
         From :func:`~painreason.load_knowledge`; the bundled knowledge when omitted.
-    backend : {"auto", "durable", "python"}
-        ``"auto"`` picks durable where durable-rules imports, else python.
+    backend : {"auto", "durable", "python", "reference"}
+        ``"auto"`` picks durable where durable-rules imports, else python. ``"reference"``
+        is the slow plain evaluator the others are tested against.
 
     An Engine is safe to share between threads; it holds no per-case state.
 
@@ -115,8 +119,10 @@ class Engine:
     """
 
     def __init__(self, knowledge: Knowledge | None = None, backend: Backend = "auto") -> None:
-        if backend not in ("auto", "durable", "python"):
-            raise ValueError(f"backend must be 'auto', 'durable' or 'python' (got {backend!r})")
+        if backend not in ("auto", "durable", "python", "reference"):
+            raise ValueError(
+                f"backend must be 'auto', 'durable', 'python' or 'reference' (got {backend!r})"
+            )
         self.knowledge = knowledge if knowledge is not None else load_knowledge()
         if backend == "auto":
             backend = "durable" if _durable_available() else "python"
@@ -125,7 +131,8 @@ class Engine:
                 "the durable backend needs durable-rules 2.0.28, which does not import here "
                 "(it supports CPython 3.11 and 3.12); use backend='python'"
             )
-        self.backend: Literal["durable", "python"] = backend
+        self.backend: Literal["durable", "python", "reference"] = backend
+        self._fast = FastEvaluator(self.knowledge)
         self._runner: _DurableRunner | None = None
         self._lock = threading.Lock()
 
@@ -142,6 +149,8 @@ class Engine:
     def outcome(self, obs: Observations) -> Outcome:
         """The raw backend outcome for checked observations (used by tests and tools)."""
         if self.backend == "python":
+            return self._fast.run(self._fast.entries(obs))
+        if self.backend == "reference":
             return _reference.evaluate(self.knowledge, obs)
         return self._durable().run(obs)
 
@@ -163,14 +172,20 @@ class Engine:
             When the case does not fit the vocabulary.
         """
         case = as_case(case)
-        obs = observe(case, self.knowledge)
+        fast = self._fast
+        if self.backend == "reference":
+            obs, entries = observe(case, self.knowledge), list[Entry]()
+        else:
+            obs, entries = fast.observe(case)
         try:
-            outcome = self.outcome(obs)
+            outcome = fast.run(entries) if self.backend == "python" else self.outcome(obs)
         except (EngineError, MemoryError, RecursionError) as exc:
             if isinstance(exc, EngineError):
                 raise
             raise EngineError(f"engine failed on case {case.id!r}: {exc!r}") from exc
-        return build_result(self.knowledge, case, obs, outcome)
+        if self.backend == "reference":
+            return build_result(self.knowledge, case, obs, outcome)
+        return fast.result(case, entries, outcome)
 
 
 def as_case(case: CaseInput) -> Case:
