@@ -30,6 +30,7 @@ PACK: dict[str, Any] = {
         rule(
             "left_l5", {"present": {"finding": "b3", "side": "left", "level": "L5"}}, propose("k0")
         ),
+        rule("out_k0", {"absent": "b1"}, [{"rule_out": {"condition": "k0"}}]),
         # k1: two of three
         rule(
             "two_of_three",
@@ -75,6 +76,18 @@ def test_a_documented_negative_blocks(engine: painreason.Engine) -> None:
     checks = {c.rule: c for c in w.rules}
     assert checks["both_sides"].status == "blocked"
     assert ("b2",) not in sets(w)
+
+
+def test_contested_condition_gets_its_rule_out_chain_and_no_sets(
+    engine: painreason.Engine,
+) -> None:
+    case = {"findings": {"b2": {"present": True, "side": "bilateral"}, "b1": "absent"}}
+    w = painreason.why_not(case, "k0", engine=engine)
+    assert w.status == "contested"
+    assert w.rule_out is not None
+    assert [s.rule for s in w.rule_out.steps] == ["out_k0"]
+    assert {c.rule: c.status for c in w.rules} == {"both_sides": "fired", "left_l5": "possible"}
+    assert w.smallest == ()  # already in the differential
 
 
 def test_at_least_lists_each_pair(engine: painreason.Engine) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from .errors import UnknownTargetError
 from .loader import Knowledge
 from .results import Match, Result
+from .rules import AdviseAgainst
 
 __all__ = ["Because", "Explanation", "Step", "WhyNot", "explain", "why_not"]
 
@@ -339,7 +340,17 @@ def explain(result: Result, target: str, knowledge: Knowledge | None = None) -> 
     elif kind == "advice":
         adv = next(n for n in result.not_indicated if n.id == ident)
         label, status = f"{adv.label}: not indicated", adv.status.replace("_", " ")
-        notes = dict(zip(adv.advised_by, adv.rationale, strict=False))
+        notes: dict[str, str] = {}
+        if knowledge is not None:
+            for rule_id in adv.advised_by:
+                given = [
+                    a.rationale
+                    for a in knowledge.rule_index[rule_id].actions
+                    if isinstance(a, AdviseAgainst) and a.test == adv.id
+                ]
+                notes[rule_id] = "; ".join(given)
+        elif len(adv.rationale) == len(adv.advised_by):
+            notes = dict(zip(adv.advised_by, adv.rationale, strict=True))
         steps += [b.step(r, "advises", notes.get(r)) for r in adv.advised_by]
         overridden = adv.overridden_by
     else:

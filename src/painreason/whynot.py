@@ -80,9 +80,9 @@ class RuleCheck(_Frozen):
 class WhyNot(_Frozen):
     """Why a condition is (not) in the differential.
 
-    ``smallest`` lists the smallest sets of findings, up to ``max_size`` findings each, whose
-    recording would make some rule conclude the condition; ``complete`` is False when a bound
-    of the search cut something (larger sets may exist).
+    ``smallest`` lists, for a condition not in the differential, the smallest sets of findings
+    (up to ``max_size`` each) whose recording would put it there; ``complete`` is False when a
+    bound of the search cut something (larger sets may exist).
     """
 
     condition: str
@@ -109,14 +109,15 @@ class WhyNot(_Frozen):
             _leaf_lines(check.leaves, "             ", lines)
         if self.status in ("not_proposed", "ruled_out"):
             if self.smallest:
-                lines.append("  smallest sets of findings to record that would propose it:")
+                lines.append(
+                    "  smallest sets of findings to record that would put it in the differential:"
+                )
                 for fs in self.smallest:
                     rec = ", ".join(f"{k}: {_show(v)}" for k, v in fs.record.items())
                     lines.append(f"    - {rec}  (via {', '.join(fs.rules)})")
             else:
-                lines.append(
-                    f"  no set of up to {self.max_size} unrecorded findings would propose it"
-                )
+                most = self.max_size
+                lines.append(f"  no set of up to {most} unrecorded findings would put it there")
             if not self.complete:
                 lines.append(
                     f"  (search bounded at {self.max_size} findings a set: larger sets may exist)"
@@ -345,7 +346,8 @@ def why_not(
         rule_out = explain(result, f"condition:{condition}", kb)
         keep = [s for s in rule_out.steps if s.relation == "refutes"]
         rule_out = rule_out.model_copy(update={"steps": tuple(keep)})
-    smallest = _merge([s for c in checks for s in c.sets]) if status != "proposed" else []
+    outside = status in ("not_proposed", "ruled_out")
+    smallest = _merge([s for c in checks for s in c.sets]) if outside else []
     return WhyNot(
         condition=condition,
         label=kb.conditions[condition].label,
