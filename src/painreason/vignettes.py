@@ -424,7 +424,8 @@ class VignetteReport(_Frozen):
             raise ValueError(
                 f"table must be conditions, red_flags, tests, mismatches or rules (got {table!r})"
             )
-        return [row.model_dump() for row in getattr(self, table)]
+        rows = [row.model_dump() for row in getattr(self, table)]
+        return [{"id": r["id"], "label": r["label"], **r} for r in rows]
 
     def to_frame(self, table: str = "conditions") -> Any:
         """A table as a pandas DataFrame (needs the ``pandas`` extra)."""
