@@ -64,11 +64,11 @@ def knowledge_markdown(kb: Knowledge) -> str:
         "| id | red flag | urgency | points at | raised by |",
         "|---|---|---|---|---|",
     ]
-    for f in sorted(kb.red_flags.values(), key=lambda f: f.id):
+    for flag in sorted(kb.red_flags.values(), key=lambda x: x.id):
         out.append(
-            f"| `{f.id}` | {_cell(f.label)} | {f.urgency} | "
-            f"{', '.join(f.conditions) or '-'} | "
-            f"{', '.join(f'`{r}`' for r in flagging[f.id]) or '-'} |"
+            f"| `{flag.id}` | {_cell(flag.label)} | {flag.urgency} | "
+            f"{', '.join(flag.conditions) or '-'} | "
+            f"{', '.join(f'`{r}`' for r in flagging[flag.id]) or '-'} |"
         )
     out += [
         "",
