@@ -23,6 +23,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
 import painreason
 from painreason.vocabulary import FindingDef, FindingKind
 
@@ -55,10 +58,16 @@ def write_pack(
     """Write ``rules`` (a rule file) and ``knowledge`` (the synthetic one by default)."""
     (root / "rules").mkdir(parents=True, exist_ok=True)
     (root / "knowledge").mkdir(parents=True, exist_ok=True)
-    (root / "rules" / "rules.json").write_text(json.dumps(rules))
+    (root / "rules" / "rules.json").write_text(_yaml_json(rules))
     know = knowledge if knowledge is not None else knowledge_files()
-    (root / "knowledge" / "knowledge.json").write_text(json.dumps(know))
+    (root / "knowledge" / "knowledge.json").write_text(_yaml_json(know))
     return root
+
+
+def _yaml_json(data: Any) -> str:
+    """JSON, but NaN and infinities written as YAML reads them (.nan, .inf): JSON has none."""
+    text = json.dumps(data, indent=1)  # one line of 100,000 characters is refused
+    return text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf")
 
 
 @contextmanager
@@ -250,6 +259,87 @@ def random_cases(
     ]
 
 
+def fuzz_settings(cap: int | None = None) -> settings:
+    """The profile's settings; PAINREASON_FUZZ_EXAMPLES=N runs N examples (a long fuzz)."""
+    asked = os.environ.get("PAINREASON_FUZZ_EXAMPLES")
+    count = int(asked) if asked else min(settings().max_examples, cap or 10**9)
+    return settings(
+        max_examples=count,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+# --- hypothesis strategies for hostile data ---------------------------------------------------
+
+ODD_CHARS = ["\x00", "\ud800", "\udfff", "\u202e", "\u200f", "\ufeff", "\u2028", "\x85"]
+ODD_CHARS += ["\U0001f600", "\u0301", "\t", "\r", "\\", '"', "'", "#", ":", "&", "*", "!"]
+ODD_NUMBERS = [float("nan"), float("inf"), -float("inf"), -0.0, 5e-324, 1.7976931348623157e308]
+ODD_NUMBERS += [2**53 + 1, -(2**63), 10**400, 0.1 + 0.2, 1e-300, True, False]
+
+
+def hostile_text(max_size: int = 40) -> st.SearchStrategy[str]:
+    """Text with surrogates, NUL, bidi marks, line separators and YAML punctuation."""
+    return st.text(st.characters() | st.sampled_from(ODD_CHARS), max_size=max_size)
+
+
+def hostile_scalars() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.sampled_from(ODD_NUMBERS),
+        hostile_text(),
+        st.sampled_from(["present", "absent", "not_recorded", "left", "right", "bilateral"]),
+        st.sampled_from(["L5", "C6", "sudden"]),
+        st.builds(str.__mul__, st.just("x"), st.just(70_000)),  # longer than durable compares
+        st.binary(max_size=8),
+        st.builds(object),
+    )
+
+
+def hostile_values(keys: st.SearchStrategy[Any] | None = None) -> st.SearchStrategy[Any]:
+    """Anything: scalars, lists, tuples, sets and dicts nested a few levels."""
+    keys = keys if keys is not None else hostile_keys()
+    return st.recursive(
+        hostile_scalars(),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.frozensets(st.integers() | hostile_text(5), max_size=3)
+            | st.dictionaries(keys, inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+def hostile_keys(ids: Sequence[str] = ()) -> st.SearchStrategy[Any]:
+    words = ["present", "value", "side", "levels", "left", "right", "id", "patient", "findings"]
+    return st.one_of(
+        st.sampled_from([*words, *ids]) if ids else st.sampled_from(words),
+        hostile_text(12),
+        st.integers(-3, 3),
+        st.none(),
+    )
+
+
+YAML_TOKENS = [
+    "{", "}", "[", "]", ", ", ": ", "- ", "\n", "  ", "? ", "|\n", ">\n", "---\n", "...\n",
+    "&a ", "*a", "&b ", "*b", "<<: ", "!!python/object/apply:os.system ", "!!binary ", "!!set ",
+    "!!str ", "!!int ", "!foo ", "%TAG !e! tag:yaml.org,2002:python/\n", "%YAML 1.1\n",
+    "!e!object:os.system ", '"', "'", "# c\n", "findings", "patient", "id", "age", "sex",
+    "present", "absent", "not_recorded", "side", "left", "right", "levels", "value", "[L5]",
+    ".nan", ".inf", "-.inf", "1e400", "0x1F", "0o17", "1_000", "9" * 400, "yes", "no", "~",
+    "2001-12-14", "low_back_pain", "heart_rate", "onset", "sudden", "straight_leg_raise",
+    "great_toe_extension_strength", "dermatomal_sensory_loss", "{present: true, side: left}",
+]  # fmt: skip
+
+
+def yaml_ish() -> st.SearchStrategy[str]:
+    token = st.sampled_from(YAML_TOKENS) | st.sampled_from(ODD_CHARS) | hostile_text(6)
+    return st.lists(token, max_size=40).map("".join)
+
+
 # --- memory and threads ----------------------------------------------------------------------
 
 
@@ -277,13 +367,20 @@ def _engine(pack: str | None, backend: str) -> painreason.Engine:
     return _ENGINES[key]
 
 
-def evaluate_pack(pack: str | None, backend: str, cases: list[Any]) -> list[Outcome]:
-    """Load a pack (once per worker) and evaluate each case; building the engine counts too."""
+def evaluate_pack(
+    pack: str | None, backend: str, cases: list[Any], keep: bool = True
+) -> list[Outcome]:
+    """Load a pack (once per worker unless not ``keep``) and evaluate each case; loading
+    and building the engine count as part of the first evaluation."""
     try:
-        engine = _engine(pack, backend)
-    except BaseException:
-        return [outcome_of(lambda: _engine(pack, backend).evaluate({})) for _ in cases]
-    return [outcome_of(lambda c=c: engine.evaluate(c)) for c in cases]
+        try:
+            engine = _engine(pack, backend)
+        except BaseException:
+            return [outcome_of(lambda: _engine(pack, backend).evaluate({})) for _ in cases]
+        return [outcome_of(lambda c=c: engine.evaluate(c)) for c in cases]
+    finally:
+        if not keep:
+            _ENGINES.pop((pack or "", backend), None)
 
 
 def load_outcome(pack: str) -> tuple[str, str]:

@@ -96,8 +96,18 @@ def parse(text: str, path: str) -> Document:
             code = "yaml-duplicate-key"
             reason = "duplicate key: " + reason
         raise DocumentError(Problem(code, reason, file=path, line=line, col=col)) from None
-    except (YAMLError, ValueError, RecursionError) as exc:
-        raise DocumentError(Problem("yaml-syntax", f"invalid YAML ({exc})", file=path)) from None
+    except Exception as exc:
+        # ruamel's constructors raise AttributeError, IndexError or KeyError on some
+        # malformed input ("!!set " alone, "!!int "), a warning under -W error ("&a" twice),
+        # RecursionError on deep nesting: whatever it raises, the file is not valid YAML.
+        if isinstance(exc, YAMLError | ValueError):
+            detail = f"invalid YAML ({str(exc)[:300]})"
+        else:
+            detail = (
+                f"invalid YAML: the parser failed ({type(exc).__name__}); check explicit "
+                "tags (!!int, !!set) with no value and anchors (&name) given twice"
+            )
+        raise DocumentError(Problem("yaml-syntax", detail, file=path)) from None
     counter = [0]
     data = _plain(tree, path, counter, 0)
     return Document(path=path, data=data, tree=tree)
