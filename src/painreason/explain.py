@@ -36,6 +36,8 @@ class Because(_Frozen):
     predicate: str
     holds: bool
     observed: str | None = None
+    label: str | None = None
+    """For a fact, its label (when the knowledge was given)."""
     steps: tuple[Step, ...] = ()
     """For a fact: the rules that derived it (or that were all false, when it does not hold)."""
 
@@ -115,7 +117,8 @@ class Explanation(_Frozen):
         def leaf(b: Because, indent: str) -> None:
             what = b.predicate if b.holds else _negated(b.predicate)
             seen = f" - recorded: {b.observed}" if b.observed else ""
-            lines.append(f"{indent}because {what}{seen}")
+            named = f" ({b.label})" if b.label else ""
+            lines.append(f"{indent}because {what}{named}{seen}")
             for sub in b.steps:
                 step(sub, indent + "  ")
 
@@ -207,14 +210,18 @@ class _Builder:
 
     def because(self, m: Match) -> Because:
         steps: tuple[Step, ...] = ()
+        label = None
         if m.kind == "fact":
             steps = self.fact_steps(m.id, m.holds)
+            fact = self.kb.facts.get(m.id) if self.kb is not None else None
+            label = fact.label if fact is not None else None
         return Because(
             kind=m.kind,
             id=m.id,
             predicate=m.predicate,
             holds=m.holds,
             observed=m.observed,
+            label=label,
             steps=steps,
         )
 

@@ -47,6 +47,8 @@ class LeafCheck(_Frozen):
     needs: str
     status: Literal["held", "failed", "not_recorded", "unknown"]
     observed: str | None = None
+    label: str | None = None
+    """For a fact, its label."""
     derivers: tuple[RuleCheck, ...] = ()
     """For a fact that does not hold: the rules that derive it, checked the same way."""
 
@@ -141,7 +143,8 @@ def _show(value: Any) -> str:
 def _leaf_lines(leaves: tuple[LeafCheck, ...], indent: str, lines: list[str]) -> None:
     for leaf in leaves:
         seen = f" - recorded: {leaf.observed}" if leaf.observed else ""
-        lines.append(f"{indent}{leaf.status.replace('_', ' '):12} {leaf.needs}{seen}")
+        named = f" ({leaf.label})" if leaf.label else ""
+        lines.append(f"{indent}{leaf.status.replace('_', ' '):12} {leaf.needs}{named}{seen}")
         for sub in leaf.derivers:
             lines.append(f"{indent}    {sub.status} {sub.rule}: {sub.title}")
             _leaf_lines(sub.leaves, indent + "      ", lines)
@@ -209,6 +212,7 @@ class _WhyNot:
                     needs=_needs(atom, positive),
                     status=status,
                     observed=self.shown.get(atom.finding) if isinstance(atom, Pred) else None,
+                    label=self.kb.facts[atom.fact].label if isinstance(atom, FactRef) else None,
                     derivers=derivers,
                 )
             )
