@@ -140,8 +140,34 @@ def _precheck(text: str, path: str) -> None:
             "file-too-large",
             f"file must hold at most {MAX_NODES:,} values (got about {nodes:,}); split it",
         )
-    if _flow_depth(text) > MAX_DEPTH:  # ruamel recurses per level: seconds, then an error
+    if max(_flow_depth(text), _block_depth(text)) > MAX_DEPTH:
+        # ruamel recurses per level: seconds, then a RecursionError
         refuse("file-too-deep", f"nesting must be at most {MAX_DEPTH} levels deep")
+
+
+def _block_depth(text: str) -> int:
+    r"""Deepest nesting of block indentation (each ``- `` opening a line counts too).
+
+    An over-estimate by at most one a line, like :func:`_flow_depth` cheap on large texts:
+    more-indented lines push a level, less-indented ones pop back to theirs.
+
+    >>> _block_depth("a:\n  b:\n    - - c\n  d: 1\n")
+    5
+    """
+    stack = [-1]
+    deepest = 0
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        indent = len(line) - len(body)
+        while indent < stack[-1]:
+            stack.pop()
+        if indent > stack[-1]:
+            stack.append(indent)
+        dashes = len(body) - len(body.lstrip("- ")) if body.startswith("- ") else 0
+        deepest = max(deepest, len(stack) - 1 + body[:dashes].count("-"))
+    return deepest
 
 
 _NOT_FLOW = re.compile(r"""'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|(?:^|(?<=\s))#[^\n]*|[^\[\]{}'"#]+|.""")

@@ -142,5 +142,10 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     True
     """
     cutoff = 0.5 if len(word) <= 4 else 0.6  # short ids differ by a larger share per typo
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    options = list(candidates)
+    # a word over 3x the longest candidate cannot reach the cutoff (ratio <= 2m / (m + 3m));
+    # skipping it keeps a megabyte of input from costing difflib seconds
+    if len(word) > 3 * max(map(len, options), default=0):
+        return None
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
     return matches[0] if matches else None
