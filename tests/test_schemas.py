@@ -172,7 +172,7 @@ def test_golden_case_schema_accepts_one_line_of_jsonl() -> None:
 KB = painreason.load_knowledge()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pack=prs.rule_packs(),
     case=prs.cases(),
