@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import painreason
-from painreason import _fast, _reference
+from painreason import _fastresult, _reference
 from painreason._compiler import negated_facts as compiler_negated
 from painreason._fast import FastEvaluator
-from painreason._fastcompile import negated_facts
+from painreason._fastcompile import _Source, negated_facts
 from painreason._outcome import Outcome
 from painreason.case import Case, observe
 from painreason.errors import CaseError
@@ -33,8 +33,8 @@ def _expected(kb: painreason.Knowledge, outcome: Outcome) -> Outcome:
 def _check(kb: painreason.Knowledge, fast: FastEvaluator, case: Case) -> None:
     obs = observe(case, kb)
     reference = _reference.evaluate(kb, obs)
-    got_obs, entries = fast.observe(case)
-    assert got_obs == obs
+    entries = fast.observe(case)
+    assert fast.observations(entries) == obs
     outcome = fast.run(entries)
     assert outcome == _expected(kb, reference)
     assert fast.run(fast.entries(obs)) == outcome
@@ -119,30 +119,31 @@ def test_values_equal_across_types_are_told_apart(kb: painreason.Knowledge) -> N
 def test_caches_stay_bounded(
     kb: painreason.Knowledge, golden: list[Case], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_fast, "CACHE_LIMIT", 8)
+    monkeypatch.setattr(_fastresult, "CACHE_LIMIT", 8)
     fast = FastEvaluator(kb)
     for i, case in enumerate(golden[:60]):
         varied = case.model_copy(update={"patient": painreason.Patient(age=float(20 + i % 50))})
         _check(kb, fast, varied)
-    caches = (fast._entries, fast._by_slots, fast._shapes, fast._firings, fast._matches)
-    assert all(len(c) <= 8 for c in caches)
-    assert len(fast._conclusions) <= 8
+    built = fast.builder
+    caches = (fast._entries, fast._by_slots, built._shapes, built._matches, built._conclusions)
+    assert all(len(c) <= 8 for c in (*caches, built._models))
+    assert all(len(s.firings) <= 64 for s in built._shapes.values())
 
 
 def test_a_rule_python_cannot_compile_keeps_its_closures(
     kb: painreason.Knowledge, golden: list[Case], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("painreason._fastcompile._source", lambda *a: "def (:")
+    monkeypatch.setattr(_Source, "fire", lambda self: ("f0", "def (:", {}))
+    monkeypatch.setattr(_Source, "false", lambda self: ("x0", "def (:", {}))
     fast = FastEvaluator(kb)
     for case in golden[:20]:
         _check(kb, fast, case)
 
 
 def test_generated_source_holds_no_text_from_rule_files(kb: painreason.Knowledge) -> None:
-    from painreason._fastcompile import _source
-
     for i, rule in enumerate(kb.rules):
-        text = _source(i, rule, tuple(range(len(rule.atoms))))
+        gids = tuple(range(len(rule.atoms)))
+        text = _Source(i, rule, gids, int).fire()[1] + _Source(i, rule, gids, int).false()[1]
         for atom in rule.atoms:
             name = atom.finding if hasattr(atom, "finding") else atom.fact  # type: ignore[union-attr]
             assert name not in text

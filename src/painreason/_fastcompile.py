@@ -1,25 +1,27 @@
 """Rule trees compiled for the fast python backend, and the literals that trigger them.
 
-A compiled rule is a pair of functions over ``t``, a dict from global leaf id to the leaf's
+A compiled rule is three functions over ``t``, a dict from global leaf id to the leaf's
 known truth (a missing id is unknown):
 
-- ``fire(t)``: the Kleene truth of the rule's condition (False or None), or, when it is
-  true, its support: the frozenset of leaves on the paths that make it true, exactly as
-  :meth:`painreason._reference.Evaluator.support` gives them;
+- ``fire(t)``: when the rule's condition is true, its support: the frozenset of leaves on
+  the paths that make it true, exactly as :meth:`painreason._reference.Evaluator.support`
+  gives them; else None (unknown and false are not told apart, so it can stop early);
+- ``false(t)``: whether the condition is known false;
 - ``support(t, positive, out)``: adds to ``out`` the leaves on the paths that make the
   condition true (``positive``) or false.
 
 ``fire`` is generated as Python source, one straight-line function per rule, compiled the
-first time the rule is evaluated; ``support`` (needed only for false facts) is a tree of
-closures. Only integers (leaf ids, leaf indexes, ``k`` of ``at_least``) and fixed templates
-go into that source; rule and finding ids never do (support tuples are bound as constants),
-so a rule file cannot inject code. Should a tree be too big for Python's compiler, that
-rule keeps closures with the same results.
+first time the rule is evaluated, and so is ``false``; ``support`` (needed only for false
+facts) is a tree of closures. Only integers (leaf ids, leaf indexes, ``k`` of ``at_least``)
+and fixed templates go into that source; rule and finding ids never do (support tuples are
+bound as constants), so a rule file cannot inject code. Should a tree be too big for
+Python's compiler, that rule keeps closures with the same results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._outcome import Support
@@ -27,12 +29,15 @@ from .loader import Knowledge
 from .rules import All, AnyOf, FactRef, Node, Not, Pred, Rule
 
 __all__ = [
+    "CompiledRules",
+    "FalseFn",
     "FireFn",
     "Leaves",
     "Lit",
     "SupportFn",
     "Truth",
     "compile_rules",
+    "needed_literals",
     "negated_facts",
     "trigger",
     "triggers",
@@ -42,61 +47,89 @@ Truth = bool | None
 Leaves = dict[int, bool]  # global leaf id -> truth; a missing id is unknown
 Lit = tuple[int, bool]  # (global leaf id, the truth it must have)
 TruthFn = Callable[[Leaves], Truth]
-FireFn = Callable[[Leaves], "frozenset[Support] | bool | None"]
+FireFn = Callable[[Leaves], "frozenset[Support] | None"]
+FalseFn = Callable[[Leaves], bool]
 SupportFn = Callable[[Leaves, bool, set[Support]], None]
 
 
-def compile_rules(
-    rules: Sequence[Rule], gids: Sequence[tuple[int, ...]], generate: bool = True
-) -> tuple[list[FireFn], list[SupportFn]]:
-    """Fire and support functions of every rule; ``gids[i][j]`` is the global id of leaf
-    ``j`` of rule ``i``. ``generate=False`` gives closures only (tests compare both).
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """Per rule ``i``: ``fire[i]``, ``false[i]`` and ``support[i]`` (see the module doc)."""
 
-    A rule's generated ``fire`` is compiled the first time the rule is evaluated (Python's
-    compiler costs about 0.4 ms a rule, and most cases wake few rules): until then, and for
-    a rule Python cannot compile, ``fire`` runs the closures. ``support`` serves false
-    facts alone, which are rare, and stays a tree of closures.
+    fire: list[FireFn]
+    false: list[FalseFn]
+    support: list[SupportFn]
+
+
+def compile_rules(
+    rules: Sequence[Rule],
+    gids: Sequence[tuple[int, ...]],
+    cost: Callable[[int], int] = lambda g: 0,
+    generate: bool = True,
+) -> CompiledRules:
+    """Compile every rule; ``gids[i][j]`` is the global id of leaf ``j`` of rule ``i``, and
+    ``cost(g)`` how often leaf ``g`` is likely known (cheaper leaves are tested first).
+    ``generate=False`` gives closures only (tests compare both).
+
+    A rule's generated functions are compiled the first time they are called (Python's
+    compiler costs about 0.4 ms a rule, and a case wakes few rules): until then, and for a
+    rule Python cannot compile, they run the closures.
     """
     fires: list[FireFn] = []
+    falses: list[FalseFn] = []
     supports: list[SupportFn] = []
     for rule, ids in zip(rules, gids, strict=True):
         truth, support = _closures(rule.when, rule.id, ids)
         fires.append(_fire(truth, support))
+        falses.append(_false(truth))
         supports.append(support)
     if generate:
         namespace = _constants(rules)
         for i in range(len(rules)):
-            fires[i] = _on_first_call(i, rules[i], gids[i], fires, namespace)
-    return fires, supports
+            fires[i] = _lazy(fires, i, _Source(i, rules[i], gids[i], cost).fire, namespace)
+            falses[i] = _lazy(falses, i, _Source(i, rules[i], gids[i], cost).false, namespace)
+    return CompiledRules(fires, falses, supports)
 
 
-def _on_first_call(
-    i: int, rule: Rule, gids: tuple[int, ...], fires: list[FireFn], namespace: dict[str, Any]
-) -> FireFn:
-    fallback = fires[i]
+def _lazy(
+    table: list[Any],
+    i: int,
+    source: Callable[[], tuple[str, str, dict[str, Any]]],
+    namespace: dict[str, Any],
+) -> Any:
+    """A stand-in for ``table[i]`` that compiles its generated version on the first call."""
+    fallback = table[i]
 
-    def first(t: Leaves) -> frozenset[Support] | bool | None:
+    def first(t: Leaves) -> Any:
         try:
-            exec(compile(_source(i, rule, gids), f"<painreason rule {i}>", "exec"), namespace)
-            fn: FireFn = namespace[f"f{i}"]
+            name, text, constants = source()
+            namespace.update(constants)
+            exec(compile(text, f"<painreason rule {i}>", "exec"), namespace)
+            fn = namespace[name]
         except (SyntaxError, RecursionError, MemoryError, ValueError, OverflowError):
             fn = fallback  # too big for Python's compiler: keep the closures
-        fires[i] = fn  # threads racing here store equal functions
+        table[i] = fn  # threads racing here store equal functions
         return fn(t)
 
     return first
 
 
 def _fire(truth: TruthFn, support: SupportFn) -> FireFn:
-    def fire(t: Leaves) -> frozenset[Support] | bool | None:
-        v = truth(t)
-        if v is not True:
-            return v
+    def fire(t: Leaves) -> frozenset[Support] | None:
+        if truth(t) is not True:
+            return None
         out: set[Support] = set()
         support(t, True, out)
         return frozenset(out)
 
     return fire
+
+
+def _false(truth: TruthFn) -> FalseFn:
+    def false(t: Leaves) -> bool:
+        return truth(t) is False
+
+    return false
 
 
 # --- generated source --------------------------------------------------------------------
@@ -112,18 +145,94 @@ def _constants(rules: Sequence[Rule]) -> dict[str, Any]:
     return namespace
 
 
-class _Source:
-    """Straight-line code computing every node's truth into a local variable."""
+def _literal(node: Node) -> tuple[Pred | FactRef, bool] | None:
+    """``node`` as (leaf, polarity) when it is a leaf or a negated leaf."""
+    if isinstance(node, Pred | FactRef):
+        return node, True
+    if isinstance(node, Not) and isinstance(node.child, Pred | FactRef):
+        return node.child, False
+    return None
 
-    def __init__(self, gids: tuple[int, ...]) -> None:
+
+class _Source:
+    """Python source for one rule: straight-line code, a local variable per node."""
+
+    def __init__(
+        self, i: int, rule: Rule, gids: tuple[int, ...], cost: Callable[[int], int]
+    ) -> None:
+        self.i = i
+        self.rule = rule
         self.gids = gids
+        self.cost = cost
         self.lines: list[str] = []
         self.names: dict[int, str] = {}  # id(node) -> variable
         self.count = 0
+        self.extra: dict[str, Any] = {}
+
+    def fire(self) -> tuple[str, str, dict[str, Any]]:
+        """``f<i>(t)``: the support of the rule when its condition is true, else None.
+
+        A condition that is ``all`` of parts stops at the first part that is not true (the
+        likeliest to be unknown first: leaves before subtrees, rarer findings first); when
+        every part is a leaf or a negated leaf the support is one constant frozenset.
+        Other conditions are computed whole.
+        """
+        i, root = self.i, self.rule.when
+        self.lines = [f"def f{i}(t):", "    g = t.get"]
+        parts = self._parts(root)
+        for child in parts:
+            lit = _literal(child)
+            name, want = (self.value(lit[0]), lit[1]) if lit else (self.value(child), True)
+            self.lines += [f"    if {name} is not {want}:", "        return None"]
+        if all(_literal(c) for c in parts):
+            constant = f"c{i}"
+            self.lines.append(f"    return {constant}")
+            self.extra = {constant: frozenset(self._leaves(parts))}
+        else:
+            self.lines += ["    out = set()", "    add = out.add"]
+            for child in parts:  # each part is true: no guard needed at this level
+                self.support(child, True, "    ")
+            self.lines.append("    return frozenset(out)")
+        return self._done(f"f{i}")
+
+    def false(self) -> tuple[str, str, dict[str, Any]]:
+        """``x<i>(t)``: whether the condition is known false (``all``: any part false)."""
+        i, root = self.i, self.rule.when
+        self.lines = [f"def x{i}(t):", "    g = t.get"]
+        if isinstance(root, All):
+            for child in self._parts(root):
+                lit = _literal(child)
+                name, want = (self.value(lit[0]), not lit[1]) if lit else (self.value(child), False)
+                self.lines += [f"    if {name} is {want}:", "        return True"]
+            self.lines.append("    return False")
+        else:
+            self.lines.append(f"    return {self.value(root)} is False")
+        return self._done(f"x{i}")
+
+    def _done(self, name: str) -> tuple[str, str, dict[str, Any]]:
+        return name, "\n".join(self.lines), self.extra
+
+    def _parts(self, root: Node) -> list[Node]:
+        if not isinstance(root, All):
+            return [root]
+
+        def order(node: Node) -> tuple[int, int]:
+            lit = _literal(node)
+            return (0, self.cost(self.gids[lit[0].index])) if lit else (1, 0)
+
+        return sorted(root.children, key=order)
+
+    def _leaves(self, parts: list[Node]) -> list[Support]:
+        out = []
+        for part in parts:
+            lit = _literal(part)
+            assert lit is not None
+            out.append((self.rule.id, lit[0].index, lit[1]))
+        return out
 
     def value(self, node: Node) -> str:
         if isinstance(node, Pred | FactRef):
-            name = f"a{node.index}"
+            name = f"a{int(node.index)}"
             self.lines.append(f"    {name} = g({int(self.gids[node.index])})")
         elif isinstance(node, Not):
             c = self.value(node.child)
@@ -155,29 +264,15 @@ class _Source:
         self.count += 1
         return f"n{self.count}"
 
-    def support(self, rule: int, node: Node, positive: bool, indent: str) -> None:
+    def support(self, node: Node, positive: bool, indent: str) -> None:
         if isinstance(node, Pred | FactRef):
-            self.lines.append(f"{indent}add(k{rule}_{int(node.index)}_{int(positive)})")
+            self.lines.append(f"{indent}add(k{self.i}_{int(node.index)}_{int(positive)})")
         elif isinstance(node, Not):
-            self.support(rule, node.child, not positive, indent)
+            self.support(node.child, not positive, indent)
         else:
             for child in node.children:
                 self.lines.append(f"{indent}if {self.names[id(child)]} is {positive}:")
-                self.support(rule, child, positive, indent + "    ")
-
-
-def _source(i: int, rule: Rule, gids: tuple[int, ...]) -> str:
-    src = _Source(gids)
-    root = src.value(rule.when)
-    body = src.lines
-    src.lines = []
-    src.support(i, rule.when, True, "        ")
-    yes = src.lines
-    lines = [f"def f{i}(t):", "    g = t.get", *body, f"    if {root} is not True:"]
-    lines += [f"        return {root}", "    out = set()", "    add = out.add"]
-    lines += [y[4:] for y in yes]
-    lines += ["    return frozenset(out)"]
-    return "\n".join(lines)
+                self.support(child, positive, indent + "    ")
 
 
 # --- closures (the fallback) -------------------------------------------------------------
@@ -374,3 +469,31 @@ def negated_facts(kb: Knowledge) -> frozenset[str]:
         for rule in kb.derivers.get(todo.pop(), ()):
             walk(rule.when, False)
     return frozenset(need)
+
+
+def needed_literals(
+    rules: Sequence[Rule], gids: Sequence[tuple[int, ...]], falsity: set[int]
+) -> frozenset[Lit]:
+    """The leaf truths worth storing for a case: whether a condition is *true* depends
+    only on its leaves under an even number of ``not`` being true and those under an odd
+    number being false (All, any and at-least-k are monotone), so the other truth of each
+    leaf is dropped, except in ``falsity`` rules (those deriving a fact whose falsity
+    matters), which keep both. Fewer truths to merge per case, same outcome.
+    """
+    out: set[Lit] = set()
+
+    def walk(node: Node, positive: bool, ids: tuple[int, ...]) -> None:
+        if isinstance(node, Pred | FactRef):
+            out.add((ids[node.index], positive))
+        elif isinstance(node, Not):
+            walk(node.child, not positive, ids)
+        else:
+            for child in node.children:
+                walk(child, positive, ids)
+
+    for i, (rule, ids) in enumerate(zip(rules, gids, strict=True)):
+        if i in falsity:
+            out.update((g, v) for g in ids for v in (True, False))
+        else:
+            walk(rule.when, True, ids)
+    return frozenset(out)

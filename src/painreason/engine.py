@@ -176,9 +176,14 @@ class Engine:
         if self.backend == "reference":
             obs, entries = observe(case, self.knowledge), list[Entry]()
         else:
-            obs, entries = fast.observe(case)
+            entries = fast.observe(case)
         try:
-            outcome = fast.run(entries) if self.backend == "python" else self.outcome(obs)
+            if self.backend == "python":
+                outcome = fast.run(entries)
+            else:
+                if self.backend == "durable":
+                    obs = fast.observations(entries)
+                outcome = self.outcome(obs)
         except (EngineError, MemoryError, RecursionError) as exc:
             if isinstance(exc, EngineError):
                 raise

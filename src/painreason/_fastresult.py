@@ -1,0 +1,449 @@
+"""Results for the fast python backend, assembled from cached parts.
+
+:func:`painreason.results.build_result` is the reference: this module must give equal
+Results (tests compare them on the golden cases and on random rule sets; change both
+together). It is faster because nothing is built twice:
+
+- a firing depends only on its rule, its support and the recorded text of the findings in
+  that support, so it is built once and reused (a support's shape is cached, and under it
+  one Firing per recorded text);
+- the conclusions (red flags, differential, ruled out, tests, advice against tests) depend
+  only on which rules fired: each rule's actions are digested once, the conclusions of a
+  set of fired rules are cached, and each conclusion model is cached by what makes it;
+- the Result is assembled without re-validating models that are already valid.
+
+Caches are bounded: each is cleared when it holds ``CACHE_LIMIT`` items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._outcome import Outcome, Support
+from .loader import Knowledge
+from .results import (
+    ConditionResult,
+    Firing,
+    Match,
+    NotIndicated,
+    RedFlagResult,
+    Result,
+    RuledOut,
+    TestRequest,
+    TestSuggestion,
+)
+from .rules import AdviseAgainst, Flag, Pred, Propose, RuleOut, Suggest
+from .vocabulary import Urgency
+
+__all__ = ["CACHE_LIMIT", "ResultBuilder", "remember"]
+
+CACHE_LIMIT = 20_000
+_STRENGTH = {"high": 0, "moderate": 1, "low": 2}
+_RANK = {"emergency": 0, "urgent": 1, "routine": 2}
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store ``value``, clearing ``cache`` first when it is full (memory stays flat)."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Shape:
+    """A support set as the Result shows it, less the case's recorded values."""
+
+    items: tuple[Support, ...]  # sorted
+    findings: tuple[str | None, ...]  # finding id of each item (None for a fact leaf)
+    read: tuple[str, ...]  # the finding ids among them
+    used: frozenset[str]
+    needed_false: frozenset[str]
+    firings: dict[tuple[str | None, ...], Firing] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Actions:
+    """What one rule's actions contribute to the conclusions."""
+
+    flags: tuple[tuple[str, str], ...]  # (red flag, urgency)
+    proposals: tuple[tuple[str, str], ...]  # (condition, strength)
+    refutations: tuple[str, ...]
+    requests: tuple[tuple[str, TestRequest], ...]
+    advice: tuple[tuple[str, str], ...]  # (test or group, rationale)
+
+
+_Conclusions = tuple[
+    tuple[RedFlagResult, ...],
+    tuple[ConditionResult, ...],
+    tuple[RuledOut, ...],
+    tuple[TestSuggestion, ...],
+    tuple[NotIndicated, ...],
+]
+
+
+class ResultBuilder:
+    """Builds the Results of one knowledge base.
+
+    Examples
+    --------
+    >>> from painreason import Case, load_knowledge
+    >>> from painreason._fast import FastEvaluator
+    >>> kb = load_knowledge()
+    >>> fast, builder = FastEvaluator(kb), ResultBuilder(kb)
+    >>> case = Case(findings={"low_back_pain": "present", "saddle_anaesthesia": "present"})
+    >>> entries = fast.observe(case)
+    >>> builder.result(case.id, entries, fast.run(entries)).red_flags[0].id
+    'cauda_equina_red_flag'
+    """
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.kb = kb = knowledge
+        self._actions: dict[str, _Actions | None] = {r.id: _digest(kb, r.id) for r in kb.rules}
+        self._shapes: dict[frozenset[Support], _Shape] = {}
+        self._matches: dict[Any, Match] = {}
+        self._conclusions: dict[frozenset[str], _Conclusions] = {}
+        self._models: dict[Any, Any] = {}
+        missing = [n for n, f in Result.model_fields.items() if f.is_required() and n not in _BUILT]
+        if missing:  # a field added to Result that this builder does not know yet
+            raise TypeError(f"ResultBuilder does not build Result fields {missing}")
+        self._template: dict[str, Any] = {
+            name: None if name in _BUILT else f.get_default(call_default_factory=True)
+            for name, f in Result.model_fields.items()
+        }
+        self._template["knowledge_version"] = kb.version
+
+    def result(self, case_id: str | None, entries: Sequence[Any], out: Outcome) -> Result:
+        """The Result of an outcome; ``entries`` are the case's recorded findings, sorted,
+        each with ``finding``, ``shown`` (its text in the Result) and ``read`` (whether a
+        rule reads it)."""
+        shown = {e.finding: e.shown for e in entries}
+        fired = out.fired
+        shapes = self._shapes
+        order = sorted(fired)
+        firings = []
+        used: set[str] = set()
+        needed_false: set[str] = set()
+        for rule_id in order:
+            support = fired[rule_id]
+            shape = shapes.get(support)
+            if shape is None:
+                shape = self._shape(support)
+            observed = tuple(map(shown.get, shape.read))
+            firing = shape.firings.get(observed)
+            if firing is None:
+                firing = self._firing(rule_id, shape, shown)
+                if len(shape.firings) >= 64:
+                    shape.firings.clear()
+                shape.firings[observed] = firing
+            firings.append(firing)
+            used |= shape.used
+            if shape.needed_false:
+                needed_false |= shape.needed_false
+        false_facts: dict[str, tuple[Match, ...]] = {}
+        if needed_false:
+            pending = sorted(needed_false)
+            while pending:
+                fact = pending.pop()
+                if fact in false_facts or fact not in out.false_facts:
+                    continue
+                shape = self._shape(out.false_facts[fact])
+                false_facts[fact] = self._ordered(shape, shown)
+                used |= shape.used
+                pending.extend(shape.needed_false)
+            false_facts = dict(sorted(false_facts.items()))
+        key = frozenset(order)
+        conclusions = self._conclusions.get(key)
+        if conclusions is None:
+            conclusions = self._conclude(order)
+            remember(self._conclusions, key, conclusions)
+        values = self._template.copy()  # every field, in the model's order
+        (
+            values["red_flags"],
+            values["differential"],
+            values["ruled_out"],
+            values["tests"],
+            values["not_indicated"],
+        ) = conclusions
+        values["case_id"] = case_id
+        values["derived_facts"] = tuple(sorted(out.true_facts))
+        values["firings"] = tuple(firings)
+        values["false_facts"] = false_facts
+        values["findings"] = shown
+        values["unused_findings"] = tuple([e.finding for e in entries if e.finding not in used])
+        values["unread_findings"] = tuple([e.finding for e in entries if not e.read])
+        return _assemble(values)
+
+    # -- firings --------------------------------------------------------------------------
+
+    def _shape(self, support: frozenset[Support]) -> _Shape:
+        shape = self._shapes.get(support)
+        if shape is None:
+            rules = self.kb.rule_index
+            items = tuple(sorted(support))
+            findings: list[str | None] = []
+            used: set[str] = set()
+            needed_false: set[str] = set()
+            for r, index, positive in items:
+                atom = rules[r].atoms[index]
+                if isinstance(atom, Pred):
+                    findings.append(atom.finding)
+                    used.add(atom.finding)
+                else:
+                    findings.append(None)
+                    if not positive:
+                        needed_false.add(atom.fact)
+            read = tuple(f for f in findings if f is not None)
+            shape = _Shape(items, tuple(findings), read, frozenset(used), frozenset(needed_false))
+            remember(self._shapes, support, shape)
+        return shape
+
+    def _firing(self, rule_id: str, shape: _Shape, shown: Mapping[str, str]) -> Firing:
+        rule = self.kb.rule_index[rule_id]
+        return Firing(
+            rule=rule_id,
+            title=rule.title,
+            sources=rule.sources,
+            matched=self._ordered(shape, shown),
+            derives=rule.derives,
+        )
+
+    def _ordered(self, shape: _Shape, shown: Mapping[str, str]) -> tuple[Match, ...]:
+        return tuple(
+            self._match(item, shown.get(f) if f is not None else None)
+            for item, f in zip(shape.items, shape.findings, strict=True)
+        )
+
+    def _match(self, item: Support, observed: str | None) -> Match:
+        key = (item, observed)
+        m = self._matches.get(key)
+        if m is None:
+            rule_id, index, positive = item
+            atom = self.kb.rule_index[rule_id].atoms[index]
+            if isinstance(atom, Pred):
+                m = Match(
+                    rule=rule_id,
+                    index=index,
+                    kind="finding",
+                    id=atom.finding,
+                    predicate=atom.describe(),
+                    holds=positive,
+                    observed=observed,
+                )
+            else:
+                m = Match(
+                    rule=rule_id,
+                    index=index,
+                    kind="fact",
+                    id=atom.fact,
+                    predicate=atom.describe(),
+                    holds=positive,
+                )
+            remember(self._matches, key, m)
+        return m
+
+    # -- conclusions (mirrors build_result) ---------------------------------------------------
+
+    def _model(self, model_type: type[Any], key: tuple[Any, ...], /, **fields: Any) -> Any:
+        """A conclusion model, built once per ``key`` (which must determine ``fields``)."""
+        full = (model_type, *key)
+        model = self._models.get(full)
+        if model is None:
+            model = model_type(**fields)
+            remember(self._models, full, model)
+        return model
+
+    def _conclude(self, fired: list[str]) -> _Conclusions:
+        kb = self.kb
+        flags: dict[str, list[tuple[str, str]]] = {}
+        proposals: dict[str, list[tuple[str, str]]] = {}
+        refutations: dict[str, list[str]] = {}
+        requests: dict[str, list[TestRequest]] = {}
+        advice: dict[str, list[tuple[str, str]]] = {}
+        for rule_id in fired:
+            acts = self._actions[rule_id]
+            if acts is None:
+                continue
+            for flag_id, urgency in acts.flags:
+                flags.setdefault(flag_id, []).append((rule_id, urgency))
+            for cond, strength in acts.proposals:
+                proposals.setdefault(cond, []).append((rule_id, strength))
+            for cond in acts.refutations:
+                refutations.setdefault(cond, []).append(rule_id)
+            for test, request in acts.requests:
+                requests.setdefault(test, []).append(request)
+            for target, rationale in acts.advice:
+                advice.setdefault(target, []).append((rule_id, rationale))
+
+        red_flags = []
+        for flag_id, raised in flags.items():
+            urgency = min((u for _, u in raised), key=_RANK.__getitem__)
+            raised_by = tuple(sorted({r for r, _ in raised}))
+            spec = kb.red_flags[flag_id]
+            red_flags.append(
+                self._model(
+                    RedFlagResult,
+                    (flag_id, urgency, raised_by),
+                    id=flag_id,
+                    label=spec.label,
+                    urgency=urgency,
+                    conditions=spec.conditions,
+                    raised_by=raised_by,
+                )
+            )
+        red_flags.sort(key=lambda f: (_RANK[f.urgency], f.id))
+        flagged: dict[str, list[str]] = {}
+        for flag in red_flags:
+            for cond in flag.conditions:
+                flagged.setdefault(cond, []).append(flag.id)
+
+        differential = []
+        ruled_out = []
+        for cond_id in sorted(proposals.keys() | refutations.keys()):
+            cspec = kb.conditions[cond_id]
+            support = proposals.get(cond_id, [])
+            refuting = tuple(sorted(set(refutations.get(cond_id, ()))))
+            if not support and not flagged.get(cond_id):
+                ruled_out.append(
+                    self._model(
+                        RuledOut,
+                        (cond_id, refuting),
+                        id=cond_id,
+                        label=cspec.label,
+                        refuting=refuting,
+                    )
+                )
+                continue
+            strongest = min((s for _, s in support), key=_STRENGTH.__getitem__, default=None)
+            supporting = tuple(sorted({r for r, _ in support}))
+            flagging = tuple(flagged.get(cond_id, ()))
+            differential.append(
+                self._model(
+                    ConditionResult,
+                    (cond_id, strongest, supporting, refuting, flagging),
+                    id=cond_id,
+                    label=cspec.label,
+                    status="contested" if refuting else "proposed",
+                    strength=strongest,
+                    supporting=supporting,
+                    refuting=refuting,
+                    red_flags=flagging,
+                    category=cspec.category,
+                    region=cspec.region,
+                    icd10cm=cspec.icd10cm,
+                )
+            )
+        differential.sort(
+            key=lambda c: (
+                0 if c.red_flags else 1,
+                _STRENGTH[c.strength] if c.strength else 3,
+                1 if c.status == "contested" else 0,
+                -len(c.supporting),
+                c.id,
+            )
+        )
+
+        tests = []
+        for test_id, asked in requests.items():
+            most = min((r.urgency for r in asked), key=_RANK.__getitem__)
+            requested_by = tuple(sorted(asked, key=lambda r: (_RANK[r.urgency], r.rule)))
+            tspec = kb.tests[test_id]
+            tests.append(
+                self._model(
+                    TestSuggestion,
+                    (test_id, requested_by),
+                    id=test_id,
+                    label=tspec.label,
+                    kind=tspec.kind,
+                    urgency=most,
+                    requested_by=requested_by,
+                )
+            )
+        tests.sort(key=lambda t: (_RANK[t.urgency], t.id))
+
+        not_indicated = []
+        for target, given in sorted(advice.items()):
+            overriders = sorted(set(kb.test_targets(target)) & requests.keys())
+            overriders += [f"red_flag:{f.id}" for f in red_flags]
+            label = (
+                kb.test_groups[target].label if target in kb.test_groups else kb.tests[target].label
+            )
+            advised_by = tuple(sorted({r for r, _ in given}))
+            reasons = tuple(dict.fromkeys(t for _, t in sorted(given)))
+            overridden_by = tuple(overriders)
+            not_indicated.append(
+                self._model(
+                    NotIndicated,
+                    (target, advised_by, reasons, overridden_by),
+                    id=target,
+                    label=label,
+                    status="overridden" if overriders else "in_force",
+                    advised_by=advised_by,
+                    rationale=reasons,
+                    overridden_by=overridden_by,
+                )
+            )
+        return (
+            tuple(red_flags),
+            tuple(differential),
+            tuple(ruled_out),
+            tuple(tests),
+            tuple(not_indicated),
+        )
+
+
+def _digest(kb: Knowledge, rule_id: str) -> _Actions | None:
+    """What a rule's actions contribute to the conclusions; None when nothing (a rule that
+    only derives facts)."""
+    flags, proposals, refutations, requests, advice = [], [], [], [], []
+    for action in kb.rule_index[rule_id].actions:
+        if isinstance(action, Flag):
+            urgency = action.urgency or Urgency(kb.red_flags[action.red_flag].urgency)
+            flags.append((action.red_flag, urgency.value))
+        elif isinstance(action, Propose):
+            proposals.append((action.condition, action.strength))
+        elif isinstance(action, RuleOut):
+            refutations.append(action.condition)
+        elif isinstance(action, Suggest):
+            request = TestRequest(
+                rule=rule_id, urgency=action.urgency.value, rationale=action.rationale
+            )
+            requests.append((action.test, request))
+        elif isinstance(action, AdviseAgainst):
+            advice.append((action.test, action.rationale))
+    if not (flags or proposals or refutations or requests or advice):
+        return None
+    return _Actions(
+        tuple(flags), tuple(proposals), tuple(refutations), tuple(requests), tuple(advice)
+    )
+
+
+_BUILT = frozenset(
+    {
+        "red_flags",
+        "differential",
+        "ruled_out",
+        "tests",
+        "not_indicated",
+        "case_id",
+        "knowledge_version",
+        "derived_facts",
+        "firings",
+        "false_facts",
+        "findings",
+        "unused_findings",
+        "unread_findings",
+    }
+)
+
+
+def _assemble(values: dict[str, Any]) -> Result:
+    """A Result from values that are already valid: what ``model_construct`` does, less its
+    per-field work (validating would re-walk every nested model, about 4x slower)."""
+    result = Result.__new__(Result)
+    object.__setattr__(result, "__dict__", values)
+    object.__setattr__(result, "__pydantic_fields_set__", _BUILT)
+    object.__setattr__(result, "__pydantic_extra__", None)
+    object.__setattr__(result, "__pydantic_private__", None)
+    return result
