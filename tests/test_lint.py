@@ -335,3 +335,37 @@ def test_implication_is_sound_for_one_sided_and_negated_leaves() -> None:
     assert reasoner.implies(terms["b"], terms["a"])  # one slot: >= 100 forces not < 100
     assert reasoner.implies(terms["c"], terms["b"])
     assert not reasoner.implies(terms["b"], terms["c"])
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "rules: [{id: x, title: t, when: {present: nope}, then: [{derive: f9}], sources: [s0]}]",
+        "rules: [{id: x, title: t, when: {derived: f9}, then: [{propose: {condition: k0, "
+        "strength: low}}], sources: [s0]}]",
+        "facts: [{id: f0, label: F, definition: d}]\n"
+        "rules: [{id: x, title: t, when: {derived: f0}, then: [{derive: f0}], sources: [s0]}]",
+        "rules: [{id: x, title: t, when: {present: n0}, then: [{derive: f0}], sources: [s0]}]",
+        "rules: [{id: x, title: t, when: {finding: b0, gt: 3}, then: "
+        "[{rule_out: k0}], sources: [s0]}]",
+        "rules: [{id: x, title: t, when: {present: {finding: b3, level: C5}}, then: "
+        "[{flag: {red_flag: r9}}], sources: [s0]}]",
+        "rules:\n  - {id: x, title: t, when: {present: b0}, then: [{rule_out: k0}], "
+        "sources: [s0]}\n  - {id: x, title: t, when: {present: b1}, then: [{rule_out: k0}], "
+        "sources: [s0]}",
+        "rules: [{id: x, title: t, when: {finding: c0, eq: w}, then: [{derive: f0}]}]",
+        "- just a list",
+        "",
+        "rules: [{id: x, when: {present: b0",
+        "rules: [{id: x, title: t, when: {all: []}, then: [], sources: []}]",
+    ],
+)
+def test_lint_never_crashes_on_broken_rules(tmp_path: Path, rules: str) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(rules)
+    (tmp_path / "knowledge" / "k.json").write_text(json.dumps(prs.knowledge_files()))
+    report = lint(tmp_path / "rules", tmp_path / "knowledge")
+    assert all(i.code in CODES or i.severity == "error" for i in report.issues)
+    if rules.strip():
+        assert not report.ok

@@ -531,6 +531,8 @@ def _dominated(
 
 
 def _plausible(f: Any) -> str:
+    if f.bounds is None:
+        return f"the values of {f.id!r} are {', '.join(map(str, f.values or ()))}"
     lo, hi = f.bounds
     unit = f" {f.unit}" if f.unit else ""
     return f"[{lo:g}, {hi:g}]{unit}, the plausible range of {f.id!r}"
