@@ -17,9 +17,9 @@ The search has two stages:
    be recorded (two literals on one finding that contradict each other) or that do not make
    the rule fire are dropped, so every set returned is sound.
 
-The search is bounded (``max_size`` findings per set, ``MAX_WAYS`` sets per node,
-``MAX_COMBINATIONS`` choices per ``at_least``); :attr:`Search.complete` says whether a bound
-cut anything.
+The search is bounded (``max_size`` findings per set, ``MAX_WAYS`` sets kept per node,
+``MAX_CANDIDATES`` unions tried per ``all`` child, ``MAX_COMBINATIONS`` choices per
+``at_least``); :attr:`Search.complete` says whether a bound cut anything.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ __all__ = ["Lit", "Recording", "Search", "amend", "encode", "fact_closure", "hol
 
 MAX_WAYS = 64
 MAX_COMBINATIONS = 200
+MAX_CANDIDATES = 512
 
 # (rule id, leaf index, truth the leaf must take)
 Lit = tuple[str, int, bool]
@@ -152,7 +153,12 @@ class Search:
         for options in choices:
             if not options:
                 return []
-            acc = self._cap(a | b for a in acc for b in options)
+            # both lists are smallest first, so the first unions are the likeliest minimal ones
+            unions = (a | b for a in acc for b in options)
+            chosen = list(itertools.islice(unions, MAX_CANDIDATES))
+            if next(unions, None) is not None:
+                self.complete = False
+            acc = self._cap(chosen)
             if not acc:
                 return []
         return acc
