@@ -43,6 +43,14 @@ def load_vignettes(path: str | Path, knowledge: Knowledge) -> list[Vignette]:
     ------
     KnowledgeError
         With every problem of every file, each located ``file:line:col``.
+
+    Examples
+    --------
+    >>> from painreason.loader import data_dir, load_knowledge
+    >>> kb = load_knowledge()
+    >>> vignettes = load_vignettes(str(data_dir("knowledge") / "cases"), kb)
+    >>> vignettes[0].golden.id, vignettes[0].where.endswith("axial_spondyloarthritis.yaml:3")
+    ('axspa_young_man_inflammatory_pattern', True)
     """
     root = Path(path)
     problems: list[Problem] = []

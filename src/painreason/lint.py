@@ -57,6 +57,16 @@ def lint(rules: PathLike | None = None, knowledge: PathLike | None = None) -> Li
     Returns
     -------
     LintReport
+
+    Examples
+    --------
+    >>> report = lint("tests/data/broken_pack/rules", "tests/data/broken_pack/knowledge")
+    >>> report.ok, report.count("error")
+    (False, 8)
+    >>> print(report.issues[0])  # doctest: +NORMALIZE_WHITESPACE
+    tests/data/broken_pack/rules/broken.yaml:18:5: error: rule 'loop_one': derived facts form
+    a cycle: loop_a -> loop_b -> loop_a (through rules loop_two, loop_one); none of them can
+    ever be derived [derivation-cycle]
     """
     return lint_loaded(load_partial(rules, knowledge))
 
