@@ -168,6 +168,6 @@ def test_diagnose_graph_formats(capsys: pytest.CaptureFixture[str]) -> None:
     code, mermaid, _ = run(capsys, "diagnose", SCIATICA, "--format", "mermaid", *PY)
     assert mermaid.startswith("flowchart LR")
     code, graphml, _ = run(capsys, "diagnose", SCIATICA, "--format", "graphml", *PY)
-    g = nx.read_graphml(io.StringIO(graphml))
+    g = nx.read_graphml(io.BytesIO(graphml.encode()))
     assert "finding:leg_pain" in g
     assert "condition:lumbar_radiculopathy" in g

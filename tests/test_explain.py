@@ -172,7 +172,7 @@ def test_explanation_round_trips_through_json(sciatica: painreason.Result) -> No
     e = explain(sciatica, "lumbar_radiculopathy")
     assert Explanation.model_validate_json(e.model_dump_json()) == e
     with pytest.raises(ValueError, match="frozen"):
-        e.status = "x"  # type: ignore[misc]
+        e.status = "x"
 
 
 # --- why_not ---------------------------------------------------------------------------

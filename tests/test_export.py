@@ -93,7 +93,7 @@ def test_mermaid_escapes_labels() -> None:
 
 
 def test_graphml_round_trips(result: painreason.Result) -> None:
-    g = nx.read_graphml(io.StringIO(result.trace.to_graphml()))
+    g = nx.read_graphml(io.BytesIO(result.trace.to_graphml().encode()))
     src = result.trace.graph
     assert set(g.nodes) == set(src.nodes)
     assert set(g.edges) == set(src.edges)
@@ -105,7 +105,7 @@ def test_graphml_round_trips(result: painreason.Result) -> None:
 
 
 def test_graphml_drops_none(result: painreason.Result) -> None:
-    g = nx.read_graphml(io.StringIO(nasty_trace().to_graphml()))
+    g = nx.read_graphml(io.BytesIO(nasty_trace().to_graphml().encode()))
     assert "strength" not in g.nodes["condition:c"]
     assert "case_id" not in g.graph
 
