@@ -36,7 +36,7 @@ graphviz:
 	  || echo "graphviz not installed: trace graphs fall back to Mermaid"
 
 pytest: $(STAMP) graphviz
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 notebooks: $(STAMP) graphviz
 	@if ls docs/notebooks/*.ipynb >/dev/null 2>&1; then $(BIN)/pytest -q -p no:cacheprovider --nbmake docs/notebooks; fi
