@@ -17,7 +17,7 @@ DYNAMIC = {
 
 def codes_in_source() -> set[str]:
     codes: set[str] = set()
-    for path in (ROOT / "src" / "painreason").glob("*.py"):
+    for path in (ROOT / "src" / "painreason").rglob("*.py"):
         text = path.read_text()
         codes |= set(re.findall(r'(?:problem|err|Problem|bad)\(\s*"([a-z][a-z-]+)"', text))
         codes |= set(re.findall(r'code = "([a-z-]+)"', text))
