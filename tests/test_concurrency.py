@@ -77,7 +77,7 @@ def test_threads_on_the_bundled_knowledge_get_the_serial_results(
     engines: dict[str, painreason.Engine], kb: painreason.Knowledge, backend: str
 ) -> None:
     engine = engines[backend]
-    cases = random_cases(kb, 24 if backend == "durable" else 120, seed=5)
+    cases = random_cases(kb, 12 if backend == "durable" else 100, seed=5)
     serial = [engine.evaluate(c) for c in cases]
     got: dict[tuple[int, int], painreason.Result] = {}
 

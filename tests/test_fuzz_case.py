@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KB = painreason.load_knowledge()
 ENGINE = painreason.Engine(KB, backend="python")
 IDS = sorted(KB.findings)
-FUZZ = fuzz_settings()
+FUZZ = fuzz_settings(cap=200)
 
 
 def typed(call: Callable[[], Any]) -> Any:
@@ -141,7 +141,7 @@ def test_edited_example_files_give_a_result_or_a_case_error(text: str) -> None:
         assert all(p.file == "example.yaml" for p in out.problems)
 
 
-@FUZZ
+@fuzz_settings(cap=100)
 @given(case=case_shaped())
 def test_json_text_of_a_case_shaped_anything_is_a_case_or_a_case_error(case: Any) -> None:
     try:

@@ -28,7 +28,7 @@ from ._hostile import ODD_NUMBERS, fuzz_settings, hostile_text, yaml_ish
 from .properties.strategies import cases, knowledge_files, rule_packs
 
 FUZZ = fuzz_settings()
-SLOW_FUZZ = fuzz_settings(cap=50)  # writes and loads a folder per example
+SLOW_FUZZ = fuzz_settings(cap=40)  # writes and loads a folder per example
 
 
 @FUZZ

@@ -18,6 +18,7 @@ import painreason
 from painreason.cli import main
 from painreason.errors import CaseError, EngineError
 
+from ._hostile import MIXED_RULES, write_pack
 from .conftest import BACKENDS
 
 # Values no rule, label or message of the library contains by chance; the last is the case id,
@@ -148,16 +149,18 @@ def test_engine_errors_carry_no_finding_values(
     assert leaks([str(info.value), repr(info.value.__cause__)]) == []
 
 
-def test_importing_and_evaluating_configures_no_logging() -> None:
+def test_importing_and_evaluating_configures_no_logging(tmp_path: Path) -> None:
+    root = write_pack(tmp_path, MIXED_RULES)
     code = (
-        "import logging, painreason\n"
-        "painreason.evaluate({'findings': {'low_back_pain': 'present'}})\n"
+        "import logging, sys, painreason\n"
+        "kb = painreason.load_knowledge(sys.argv[1] + '/rules', sys.argv[1] + '/knowledge')\n"
+        "for backend in ('python', 'durable' if len(sys.argv) > 2 else 'python'):\n"
+        "    painreason.Engine(kb, backend=backend).evaluate({'findings': {'b0': 'present'}})\n"
         "mine = [n for n in logging.Logger.manager.loggerDict if n.startswith('painreason')]\n"
         "handlers = [h for n in mine for h in logging.getLogger(n).handlers]\n"
         "print(len(logging.root.handlers), logging.root.level, len(handlers))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
+    args = [sys.executable, "-c", code, str(root), *(["durable"] if "durable" in BACKENDS else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split() == ["0", str(logging.WARNING), "0"]
     assert done.stderr == ""
