@@ -9,6 +9,7 @@ must equal the python backend's Result, or be a CapacityError.
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,18 @@ from hypothesis import strategies as st
 
 import painreason
 
-from ._hostile import Isolated, fuzz_settings, load, outcome_of, rule, write_pack
+from ._hostile import (
+    MIXED_RULES,
+    Isolated,
+    fuzz_settings,
+    hostile_text,
+    hostile_values,
+    load,
+    outcome_of,
+    pack_dir,
+    rule,
+    write_pack,
+)
 from .conftest import BACKENDS
 from .properties.strategies import knowledge_files
 
@@ -127,3 +139,47 @@ def test_python_and_reference_backends_agree_on_extreme_numbers(
     python = painreason.Engine(kb, backend="python")
     for case in cases:
         assert python.evaluate(case) == reference.evaluate(case)
+
+
+@pytest.fixture(scope="module")
+def mixed_pack() -> Iterator[Path]:
+    with pack_dir(MIXED_RULES) as root:
+        yield root
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # objects, recursion: such inputs stay in the in-process fuzz tests
+        return False
+    return True
+
+
+@pytest.mark.skipif("durable" not in BACKENDS, reason="durable-rules not importable here")
+@fuzz_settings(cap=60)
+@given(
+    batch=st.lists(
+        st.fixed_dictionaries(
+            {
+                "findings": st.dictionaries(
+                    st.sampled_from(["b0", "b1", "b2", "b3", "b4", "n0", "o0", "c0"])
+                    | hostile_text(6),
+                    hostile_values(),
+                    max_size=5,
+                )
+            }
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_hostile_cases_on_the_durable_backend_end_like_on_the_python_backend(
+    worker: Isolated, mixed_pack: Path, batch: list[dict[str, Any]]
+) -> None:
+    batch = [case for case in batch if _picklable(case)]
+    python = painreason.Engine(load(mixed_pack), backend="python")
+    expected = [outcome_of(lambda c=c: python.evaluate(c)) for c in batch]
+    got = worker.call("evaluate_pack", str(mixed_pack), "durable", batch)
+    assert [o[0] for o in got] == [o[0] for o in expected]  # result / error, never unexpected
+    assert all(kind in ("result", "error") for kind, _, _ in got), got
+    assert got == expected
