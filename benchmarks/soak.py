@@ -25,6 +25,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,13 @@ from tests._hostile import MIXED_RULES, random_cases, rss_kib, write_pack  # noq
 
 
 def soak(
-    knowledge: painreason.Knowledge, backend: str, count: int, every: int, pool: int, seed: int
+    knowledge: painreason.Knowledge,
+    backend: str,
+    count: int,
+    every: int,
+    pool: int,
+    seed: int,
+    on_row: Callable[[dict[str, float]], None] = lambda row: None,
 ) -> dict[str, Any]:
     """Run the soak; return the rows and the number of results that differed."""
     engine = painreason.Engine(knowledge, backend=backend)  # type: ignore[arg-type]
@@ -58,6 +65,7 @@ def soak(
                 "rss_mib": round(rss_kib() / 1024, 1),
             }
             rows.append(row)
+            on_row(row)
     growth = rows[-1]["rss_mib"] - rows[0]["rss_mib"]
     return {
         "backend": engine.backend,
@@ -68,6 +76,15 @@ def soak(
         "rss_growth_mib": round(growth, 1),
         "rows": rows,
     }
+
+
+def show(row: dict[str, float]) -> None:
+    """Print one row as it comes (a million evaluations take minutes)."""
+    print(
+        f"{row['evaluations']:>12,} {row['seconds']:>9.1f} {row['per_second']:>11,} "
+        f"{row['rss_mib']:>9.1f}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,15 +106,18 @@ def main(argv: list[str] | None = None) -> int:
             kb = painreason.load_knowledge(root / "rules", root / "knowledge")
         if not args.json:
             print(f"{'evaluations':>12} {'seconds':>9} {'per second':>11} {'RSS MiB':>9}")
-        report = soak(kb, args.backend, args.count, args.every, args.pool, args.seed)
+        report = soak(
+            kb,
+            args.backend,
+            args.count,
+            args.every,
+            args.pool,
+            args.seed,
+            (lambda row: None) if args.json else show,
+        )
     if args.json:
         print(json.dumps(report))
     else:
-        for row in report["rows"]:
-            print(
-                f"{row['evaluations']:>12,} {row['seconds']:>9.1f} {row['per_second']:>11,} "
-                f"{row['rss_mib']:>9.1f}"
-            )
         print(
             f"backend {report['backend']}, knowledge {report['knowledge']}, "
             f"{report['mismatches']} results differed, RSS grew {report['rss_growth_mib']} MiB"
