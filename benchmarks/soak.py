@@ -9,7 +9,8 @@ Usage (from the project root)::
 Cases are valid random cases over the knowledge's vocabulary: a fixed pool of ``--pool``
 cases, cycled. Every result is compared with the first result of its case, so a wrong or
 changing answer is counted, not only a crash. One row per ``--every`` evaluations: the count,
-seconds, evaluations per second and resident memory (RSS, MiB). ``--json`` prints one JSON
+wall and CPU seconds so far, evaluations per wall second over that row, and resident memory
+(RSS, MiB). ``--json`` prints one JSON
 document at the end instead. The exit code is 1 when any result differed, or when RSS grew by
 more than ``--max-growth`` MiB between the first row and the last.
 
@@ -51,7 +52,7 @@ def soak(
     expected = [engine.evaluate(c) for c in cases]
     rows: list[dict[str, float]] = []
     mismatches = 0
-    start = time.perf_counter()
+    start, cpu, last = time.perf_counter(), time.process_time(), (0, 0.0)
     for i in range(1, count + 1):
         k = i % pool
         if engine.evaluate(cases[k]) != expected[k]:
@@ -61,9 +62,11 @@ def soak(
             row = {
                 "evaluations": i,
                 "seconds": round(elapsed, 1),
-                "per_second": round(i / elapsed),
+                "cpu_seconds": round(time.process_time() - cpu, 1),
+                "per_second": round((i - last[0]) / max(elapsed - last[1], 1e-9)),  # this row's
                 "rss_mib": round(rss_kib() / 1024, 1),
             }
+            last = (i, elapsed)
             rows.append(row)
             on_row(row)
     growth = rows[-1]["rss_mib"] - rows[0]["rss_mib"]
@@ -81,8 +84,8 @@ def soak(
 def show(row: dict[str, float]) -> None:
     """Print one row as it comes (a million evaluations take minutes)."""
     print(
-        f"{row['evaluations']:>12,} {row['seconds']:>9.1f} {row['per_second']:>11,} "
-        f"{row['rss_mib']:>9.1f}",
+        f"{row['evaluations']:>12,} {row['seconds']:>9.1f} {row['cpu_seconds']:>9.1f} "
+        f"{row['per_second']:>11,} {row['rss_mib']:>9.1f}",
         flush=True,
     )
 
@@ -105,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             root = write_pack(Path(tmp), MIXED_RULES)
             kb = painreason.load_knowledge(root / "rules", root / "knowledge")
         if not args.json:
-            print(f"{'evaluations':>12} {'seconds':>9} {'per second':>11} {'RSS MiB':>9}")
+            print(
+                f"{'evaluations':>12} {'seconds':>9} {'CPU s':>9} {'per second':>11} {'RSS MiB':>9}"
+            )
         report = soak(
             kb,
             args.backend,
