@@ -69,6 +69,7 @@ _MAX_SESSIONS = 1024  # MAX_STATE_INDEX_LENGTH: live sids; the next is a MemoryE
 _MAX_FIELDS = 250  # MAX_OBJECT_PROPERTIES is 255, id and sid included (error 302)
 _MAX_STRING = 65_534  # strings are compared with 16-bit lengths: longer ones compare wrongly
 _MAX_INT = 2**53  # ints are compared with floats as doubles: exact up to 2**53
+_POOL = 4  # idle sessions a ruleset keeps for reuse (reuse_sessions=True)
 
 _OPS = {"eq": "", "ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -310,6 +311,12 @@ class DurableRuleset:
         Clause key -> patterns. Each pattern is a tuple of ``(field, op, value)`` tests that
         one fact must all satisfy, discriminator first, such as ``("t", "eq", "f")``.
         A clause may have any number of patterns (over 16 are chained internally).
+    reuse_sessions : bool
+        Keep up to 4 durable sessions open between cases: a session that ends cleanly has
+        its facts retracted and serves the next case. durable-rules sets up per-session
+        memory sized by the whole ruleset on a session's first fact (about 80 ms with the
+        bundled knowledge) and frees it in ``delete_state``; reuse skips both, so cases run
+        about ten times faster. A session that fails is deleted as without reuse.
 
     Raises
     ------
@@ -328,7 +335,7 @@ class DurableRuleset:
     [('fever', ('temp',))]
     """
 
-    def __init__(self, clauses: Mapping[str, Clause]) -> None:
+    def __init__(self, clauses: Mapping[str, Clause], *, reuse_sessions: bool = False) -> None:
         backend = _backend()
         if backend is None:
             raise BackendUnavailableError("durable-rules cannot be imported on this Python")
@@ -374,8 +381,10 @@ class DurableRuleset:
             actions[f"r{index}"] = self._action(index)
         self._lock = threading.Lock()  # one C call at a time, so actions know their session
         self._sink: DurableSession | None = None
-        self._live: dict[int, str] = {}  # hash -> sid of the open sessions
+        self._live: dict[int, str] = {}  # hash -> sid of the open sessions (idle ones too)
         self._sids = itertools.count()
+        self._reuse = reuse_sessions
+        self._idle: list[tuple[str, int, Any, set[int]]] = []  # sid, opened, mids, hashes
         self._host = backend.Host(actions)
         try:  # set_rulesets deletes "run" from what it is given: keep ours intact
             self._host.set_rulesets(copy.deepcopy(self._definition))
@@ -520,6 +529,7 @@ class DurableSession:
         self._fired: set[Firing] = set()
         self._new: list[Firing] = []
         self._errors: list[BaseException] = []
+        self._sent: list[tuple[int, str]] = []  # (shard, fact) asserted for this case
 
     def _new_mid(self) -> str:
         """A durable fact id whose hash no other fact of this session has."""
@@ -533,6 +543,11 @@ class DurableSession:
         if self._state != "new":
             raise EngineError("a DurableSession can be entered only once")
         with rs._lock:
+            if rs._idle:  # a clean session of an earlier case: no set-up to pay again
+                self._sid, self._opened, self._mids, base = rs._idle.pop()
+                self._hashes = set(base)
+                self._state = "open"
+                return self
             if len(rs._live) >= _MAX_SESSIONS:
                 raise CapacityError(
                     f"{_MAX_SESSIONS} sessions of this ruleset are open, durable-rules' limit "
@@ -563,7 +578,29 @@ class DurableSession:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         with self._rs._lock:
+            if kind is None and self._state == "open" and self._recycle():
+                return
             self._close()
+
+    def _recycle(self) -> bool:
+        """Retract this case's facts and pool the session; False when it cannot be reused."""
+        rs = self._rs
+        if not rs._reuse or len(rs._idle) >= _POOL or self._opened != len(rs._names):
+            return False
+        retract = _backend().core.retract_fact
+        handles = [rs._host._ruleset_directory[n]._handle for n in rs._names]
+        try:
+            for shard, text in reversed(self._sent):
+                code = retract(handles[shard], text)
+                if (code[0] if isinstance(code, tuple) else code) not in (0, 1):
+                    return False
+        except Exception:
+            return False
+        base = {h for h in self._hashes if h not in {_fnv1a32(m) for m in self._user}}
+        base -= {_fnv1a32(m) for m in self._chains}
+        rs._idle.append((self._sid, self._opened, self._mids, base))
+        self._state, self._opened = "closed", 0
+        return True
 
     def _close(self) -> None:
         rs, failure = self._rs, None
@@ -635,8 +672,11 @@ class DurableSession:
                     self._user[mid := self._new_mid()] = uid
                     for shard, fields in enumerate(per_shard):
                         if fields:  # a fact no test reads cannot match: spare the call
-                            rs._send(self, shard, f'{{"sid":"{self._sid}","id":"{mid}",{fields}}}')
+                            text = f'{{"sid":"{self._sid}","id":"{mid}",{fields}}}'
+                            self._sent.append((shard, text))
+                            rs._send(self, shard, text)
                     while self._pending:  # chain facts of long clauses, asserted outside actions
+                        self._sent.append(self._pending[-1])
                         rs._send(self, *self._pending.pop())
             except PainreasonError:
                 raise
