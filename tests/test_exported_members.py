@@ -14,6 +14,7 @@ def test_all_is_sorted_and_complete() -> None:
 def test_public_names() -> None:
     public = {n for n in dir(painreason) if not n.startswith("_")}
     modules = {
+        "batch",
         "case",
         "cli",
         "engine",

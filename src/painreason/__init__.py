@@ -14,6 +14,7 @@ Examples
 'cauda_equina_red_flag'
 """
 
+from .batch import evaluate_many
 from .case import Case, Patient
 from .engine import Engine, evaluate
 from .errors import (
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "diff_results",
     "evaluate",
+    "evaluate_many",
     "explain",
     "load_knowledge",
     "next_findings",
