@@ -129,3 +129,18 @@ def test_dask_bag_and_frame_on_a_local_cluster(
     assert list(table.index) == list(range(len(golden)))
     assert [painreason.Result.model_validate_json(r) for r in table["result"]] == serial
     assert list(table["red_flags"]) == [" ".join(f.id for f in r.red_flags) for r in serial]
+
+
+def test_cli_evaluate_with_workers_reports_what_it_reports_serially(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from painreason.cli import main
+    from painreason.loader import data_dir
+
+    cases = str(data_dir("knowledge") / "cases" / "cauda_equina.yaml")
+    common = ["evaluate", cases, "--backend", "python", "--format", "json"]
+    assert main(common) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main([*common, "--workers", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == serial
+    assert serial["n_cases"] > 0

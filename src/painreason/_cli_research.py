@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from .batch import prefetched
 from .lint import lint
 from .loader import Knowledge, load_knowledge
-from .vignettes import compare_rule_sets, evaluate_vignettes
+from .vignettes import compare_rule_sets, evaluate_vignettes, load_vignettes
 
 __all__ = ["ProgressBar", "register"]
 
@@ -98,6 +99,12 @@ def register(sub: Any) -> None:
     )
     e.add_argument("--rules", type=Path, help="rule folder (default: bundled)")
     e.add_argument("--knowledge", type=Path, help="knowledge folder (default: bundled)")
+    e.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="evaluate on this many processes (-1: one per CPU; default: this process)",
+    )
     e.set_defaults(func=_evaluate)
 
     c = sub.add_parser(
@@ -131,8 +138,18 @@ def _lint(args: argparse.Namespace, out: TextIO) -> int:
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
     kb = load_knowledge(args.rules, args.knowledge)
+    vignettes, engine = args.vignettes, None
+    if args.workers not in (None, 0, 1):  # evaluate_many on processes, then the report
+        vignettes = load_vignettes(args.vignettes, kb)
+        cases = [v.golden.case for v in vignettes]
+        engine = prefetched(cases, workers=args.workers, knowledge=kb, backend=args.backend)
     report = evaluate_vignettes(
-        args.vignettes, kb, backend=args.backend, labels=args.labels, progress=_progress(args)
+        vignettes,
+        kb,
+        backend=args.backend,
+        labels=args.labels,
+        progress=_progress(args),
+        engine=engine,
     )
     out.write(report.to_json() if args.format == "json" else report.to_text())
     return 1 if args.fail_on_mismatch and report.n_correct < report.n_cases else 0
