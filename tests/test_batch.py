@@ -144,3 +144,15 @@ def test_cli_evaluate_with_workers_reports_what_it_reports_serially(
     assert main([*common, "--workers", "2"]) == 0
     assert json.loads(capsys.readouterr().out) == serial
     assert serial["n_cases"] > 0
+
+
+def test_iter_evaluate_streams_a_generator_in_order(
+    kb: painreason.Knowledge, golden: list[painreason.Case], serial: list[painreason.Result]
+) -> None:
+    from painreason.batch import iter_evaluate
+
+    stream = (c for _ in range(2) for c in golden)  # no len(): chunked as it is read
+    got = iter_evaluate(stream, workers=2, knowledge=kb, backend="python", chunksize=64)
+    for i, result in enumerate(got):
+        assert result == serial[i % len(serial)]
+    assert i == 2 * len(serial) - 1

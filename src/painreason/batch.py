@@ -18,10 +18,11 @@ Processes pay for themselves only on large batches: a worker takes about a secon
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .case import Case
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     import dask.bag
     import dask.dataframe
 
-__all__ = ["evaluate_bag", "evaluate_frame", "evaluate_many", "prefetched"]
+__all__ = ["evaluate_bag", "evaluate_frame", "evaluate_many", "iter_evaluate", "prefetched"]
 
 OnError = Literal["raise", "return"]
 
@@ -115,40 +116,92 @@ def evaluate_many(
     ...  for r in evaluate_many(cases, backend="python")]
     ['cauda_equina_red_flag', None]
     """
+    return list(
+        iter_evaluate(
+            cases,
+            workers=workers,
+            knowledge=knowledge,
+            backend=backend,
+            chunksize=chunksize,
+            maxtasksperchild=maxtasksperchild,
+            on_error=on_error,
+        )
+    )
+
+
+def iter_evaluate(
+    cases: Iterable[CaseInput],
+    *,
+    workers: int | None = None,
+    knowledge: Knowledge | None = None,
+    backend: Backend = "auto",
+    chunksize: int | None = None,
+    maxtasksperchild: int = 50,
+    on_error: OnError = "raise",
+) -> Iterator[Result | PainreasonError]:
+    """:func:`evaluate_many`, one Result at a time, in order: for batches too large to hold
+    (cases are read from ``cases`` as the workers need them; parameters as for
+    :func:`evaluate_many`).
+
+    Examples
+    --------
+    >>> from painreason.batch import iter_evaluate
+    >>> cases = ({"findings": {"neck_pain": "present"}} for _ in range(3))
+    >>> sum(1 for _ in iter_evaluate(cases, backend="python"))
+    3
+    """
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return' (got {on_error!r})")
     if workers is not None and (not isinstance(workers, int) or workers < -1):
         raise ValueError(f"workers must be a whole number >= -1 (got {workers!r})")
     if maxtasksperchild < 1:
         raise ValueError(f"maxtasksperchild must be at least 1 (got {maxtasksperchild!r})")
+    if chunksize is not None and chunksize < 1:
+        raise ValueError(f"chunksize must be at least 1 (got {chunksize!r})")
     if workers == -1:
         workers = os.cpu_count() or 1
+    return _iterate(cases, workers, knowledge, backend, chunksize, maxtasksperchild, on_error)
+
+
+def _iterate(
+    cases: Iterable[CaseInput],
+    workers: int | None,
+    knowledge: Knowledge | None,
+    backend: Backend,
+    chunksize: int | None,
+    maxtasksperchild: int,
+    on_error: OnError,
+) -> Iterator[Result | PainreasonError]:
     if not workers or workers == 1:
         engine = Engine(knowledge, backend=backend)
-        return _evaluate_chunk(engine, list(cases), on_error)
+        for case in cases:
+            try:
+                yield engine.evaluate(case)
+            except PainreasonError as exc:
+                if on_error == "raise":
+                    raise
+                yield exc
+        return
     kb = knowledge if knowledge is not None else load_knowledge()
-    items = cases if isinstance(cases, Sequence) else list(cases)
-    size = chunksize or max(16, min(2_000, -(-len(items) // (workers * 8))))
-    if size < 1:
-        raise ValueError(f"chunksize must be at least 1 (got {size!r})")
+    if chunksize is None:
+        known = len(cases) if isinstance(cases, Sized) else 16_000 * workers
+        chunksize = max(16, min(2_000, -(-known // (workers * 8))))
     context = multiprocessing.get_context("spawn")
-    out: list[Result | PainreasonError] = []
     with context.Pool(
         workers,
         initializer=_start_worker,
         initargs=(kb, backend),
         maxtasksperchild=maxtasksperchild,
     ) as pool:
-        for done in pool.imap(_worker_chunk, _chunks(items, size, on_error)):
+        for done in pool.imap(_worker_chunk, _chunks(cases, chunksize, on_error)):
             for item in done:
-                if isinstance(item, _Failure):
-                    error = item.rebuild()
-                    if on_error == "raise":
-                        raise error
-                    out.append(error)
-                else:
-                    out.append(item)
-    return out
+                if not isinstance(item, _Failure):
+                    yield item
+                    continue
+                error = item.rebuild()
+                if on_error == "raise":
+                    raise error
+                yield error
 
 
 def prefetched(
@@ -197,10 +250,11 @@ def _start_worker(knowledge: Knowledge, backend: Backend) -> None:
 
 
 def _chunks(
-    items: Sequence[CaseInput], size: int, on_error: OnError
+    cases: Iterable[CaseInput], size: int, on_error: OnError
 ) -> Iterator[tuple[list[CaseInput], OnError]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size]), on_error
+    it = iter(cases)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk, on_error
 
 
 def _worker_chunk(task: tuple[list[CaseInput], OnError]) -> list[Any]:
@@ -214,20 +268,6 @@ def _worker_chunk(task: tuple[list[CaseInput], OnError]) -> list[Any]:
             out.append(_Failure.of(exc))
             if on_error == "raise":
                 break
-    return out
-
-
-def _evaluate_chunk(
-    engine: Engine, cases: Iterable[CaseInput], on_error: OnError
-) -> list[Result | PainreasonError]:
-    out: list[Result | PainreasonError] = []
-    for case in cases:
-        try:
-            out.append(engine.evaluate(case))
-        except PainreasonError as exc:
-            if on_error == "raise":
-                raise
-            out.append(exc)
     return out
 
 
