@@ -384,7 +384,7 @@ class DurableRuleset:
         self._live: dict[int, str] = {}  # hash -> sid of the open sessions (idle ones too)
         self._sids = itertools.count()
         self._reuse = reuse_sessions
-        self._idle: list[tuple[str, int, Any, set[int]]] = []  # sid, opened, mids, hashes
+        self._idle: list[tuple[str, int, Any, frozenset[int]]] = []  # sid, opened, mids, hashes
         self._host = backend.Host(actions)
         try:  # set_rulesets deletes "run" from what it is given: keep ours intact
             self._host.set_rulesets(copy.deepcopy(self._definition))
@@ -439,7 +439,7 @@ class DurableRuleset:
             session._opened += 1
             return
         key, pats, chained, final = self._rules[index]
-        mids = [_frame(getattr(c, f"p{i}"))["id"] for i in range(len(pats))]
+        mids = [getattr(c, f"p{i}")["id"] for i in range(len(pats))]  # Content["id"]: no copy
         ids = tuple(session._user[m] for m in mids[chained:])
         if chained:
             ids = session._chains[mids[0]] + ids
@@ -530,6 +530,7 @@ class DurableSession:
         self._new: list[Firing] = []
         self._errors: list[BaseException] = []
         self._sent: list[tuple[int, str]] = []  # (shard, fact) asserted for this case
+        self._base: frozenset[int] = frozenset()  # hashes in use before the case's facts
 
     def _new_mid(self) -> str:
         """A durable fact id whose hash no other fact of this session has."""
@@ -544,8 +545,8 @@ class DurableSession:
             raise EngineError("a DurableSession can be entered only once")
         with rs._lock:
             if rs._idle:  # a clean session of an earlier case: no set-up to pay again
-                self._sid, self._opened, self._mids, base = rs._idle.pop()
-                self._hashes = set(base)
+                self._sid, self._opened, self._mids, self._base = rs._idle.pop()
+                self._hashes = set(self._base)
                 self._state = "open"
                 return self
             if len(rs._live) >= _MAX_SESSIONS:
@@ -571,6 +572,7 @@ class DurableSession:
                 raise _translate(exc, "opening a session") from exc
             finally:
                 rs._sink = None
+        self._base = frozenset(self._hashes)  # the session's own facts: kept when pooled
         self._state = "open"
         return self
 
@@ -596,9 +598,7 @@ class DurableSession:
                     return False
         except Exception:
             return False
-        base = {h for h in self._hashes if h not in {_fnv1a32(m) for m in self._user}}
-        base -= {_fnv1a32(m) for m in self._chains}
-        rs._idle.append((self._sid, self._opened, self._mids, base))
+        rs._idle.append((self._sid, self._opened, self._mids, self._base))
         self._state, self._opened = "closed", 0
         return True
 
