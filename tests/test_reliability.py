@@ -28,6 +28,7 @@ from painreason.case import observe
 from painreason.golden import load_golden
 
 from ._hostile import (
+    MIXED_RULES,
     Isolated,
     booleans,
     fuzz_settings,
@@ -647,3 +648,36 @@ def test_short_soak_keeps_memory_flat_and_answers_stable(backend: str, count: in
     assert report["mismatches"] == 0
     assert report["rss_growth_mib"] <= 5, report["rows"]
     assert done.returncode == 0
+
+
+# -- recovery ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif("durable" not in BACKENDS, reason="durable-rules not importable here")
+@pytest.mark.parametrize("fail_at", [1, 3, 6])
+def test_the_durable_engine_recovers_from_a_failure_mid_case(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fail_at: int
+) -> None:
+    from painreason import _durable
+
+    kb = load(write_pack(tmp_path, MIXED_RULES))
+    cases = random_cases(kb, 60, seed=fail_at, density=0.6)
+    python = painreason.Engine(kb, backend="python")
+    durable = painreason.Engine(kb, backend="durable")
+    assert [durable.evaluate(c) for c in cases[:20]] == [python.evaluate(c) for c in cases[:20]]
+    real = _durable.DurableRuleset._send
+    calls = [0]
+
+    def flaky(self: Any, *args: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == fail_at:
+            raise MemoryError("injected")
+        return real(self, *args)
+
+    monkeypatch.setattr(_durable.DurableRuleset, "_send", flaky)
+    big = max(cases[20:], key=lambda c: len(c["findings"]))  # asserts enough facts to fail
+    with pytest.raises(painreason.EngineError):
+        durable.evaluate(big)
+    monkeypatch.setattr(_durable.DurableRuleset, "_send", real)
+    # every later case, on sessions new or pooled, gives the python result
+    assert [durable.evaluate(c) for c in cases] == [python.evaluate(c) for c in cases]
