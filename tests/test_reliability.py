@@ -327,21 +327,12 @@ HOSTILE = [
     ),
 ]
 
-KNOWN_BUGS = [
-    # loader.py (issue 5's file): reported, not fixed here. strict: a fix makes these fail
-    # until they move to HOSTILE.
-    Hostile("dangling symlink in a rules folder", dangling_link, "unreadable-file"),
-]
+HOSTILE.append(Hostile("dangling symlink in a rules folder", dangling_link, "unreadable-file"))
+KNOWN_BUGS: list[Hostile] = []
 
 
 @pytest.mark.parametrize("item", HOSTILE, ids=[h.name for h in HOSTILE])
 def test_hostile_input_ends_in_a_result_or_a_typed_error(item: Hostile) -> None:
-    assert code_of(item.run) == item.expect
-
-
-@pytest.mark.xfail(strict=True, reason="loader.py lets OSError escape: reported to the lead")
-@pytest.mark.parametrize("item", KNOWN_BUGS, ids=[h.name for h in KNOWN_BUGS])
-def test_known_bugs(item: Hostile) -> None:
     assert code_of(item.run) == item.expect
 
 

@@ -176,10 +176,20 @@ class _Collector:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.digest = hashlib.sha256()
 
     def read(self, rel: str, entry: Traversable, shown: str) -> Document | None:
+        """Parse one file; its text also goes into ``self.digest`` (the knowledge version)."""
+        self.digest.update(f"{rel}\0".encode())
+        if not entry.is_file():
+            # a dangling link, a pipe (reading it would block) or a device
+            self.problems.append(
+                Problem("unreadable-file", "not a regular file (a dangling link?)", file=shown)
+            )
+            return None
         try:
             text = entry.read_text(encoding="utf-8")
+            self.digest.update(text.encode("utf-8"))
         except (UnicodeDecodeError, OSError) as exc:
             self.problems.append(
                 Problem("unreadable-file", f"cannot read file ({exc})", file=shown)
@@ -267,15 +277,12 @@ def load_partial(rules: PathLike | None = None, knowledge: PathLike | None = Non
     rules_shown = "rules" if rules is None else str(rules)
     know_shown = "knowledge" if knowledge is None else str(knowledge)
     col = _Collector()
-    digest = hashlib.sha256()
 
     sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     where: dict[tuple[str, str], tuple[Document, tuple[Any, ...]]] = {}
     for rel, entry in iter_files(know_root, skip=SKIP_DIRS):
         shown = f"{know_shown}/{rel}"
-        doc = col.read(rel, entry, shown)
-        digest.update(f"knowledge/{rel}\0".encode())
-        digest.update(entry.read_bytes())
+        doc = col.read(f"knowledge/{rel}", entry, shown)
         if doc is None:
             continue
         data = doc.data
@@ -383,9 +390,7 @@ def load_partial(rules: PathLike | None = None, knowledge: PathLike | None = Non
     rule_docs: dict[str, Document] = {}
     for rel, entry in iter_files(rules_root):
         shown = f"{rules_shown}/{rel}"
-        digest.update(f"rules/{rel}\0".encode())
-        digest.update(entry.read_bytes())
-        doc = col.read(rel, entry, shown)
+        doc = col.read(f"rules/{rel}", entry, shown)
         if doc is None:
             continue
         rule_docs[shown] = doc
@@ -484,7 +489,7 @@ def load_partial(rules: PathLike | None = None, knowledge: PathLike | None = Non
         sources=sources,
         facts=facts,
         rules=tuple(all_rules),
-        version=digest.hexdigest(),
+        version=col.digest.hexdigest(),
         rules_dir=rules_shown,
         knowledge_dir=know_shown,
         _root=know_root,
