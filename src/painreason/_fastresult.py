@@ -245,17 +245,9 @@ class ResultBuilder:
 
     # -- conclusions (mirrors build_result) ---------------------------------------------------
 
-    def _model(self, model_type: type[Any], key: tuple[Any, ...], /, **fields: Any) -> Any:
-        """A conclusion model, built once per ``key`` (which must determine ``fields``)."""
-        full = (model_type, *key)
-        model = self._models.get(full)
-        if model is None:
-            model = model_type(**fields)
-            remember(self._models, full, model)
-        return model
-
     def _conclude(self, fired: list[str]) -> _Conclusions:
         kb = self.kb
+        models = self._models  # each conclusion model, keyed by what determines it
         flags: dict[str, list[tuple[str, str]]] = {}
         proposals: dict[str, list[tuple[str, str]]] = {}
         refutations: dict[str, list[str]] = {}
@@ -276,56 +268,56 @@ class ResultBuilder:
             for target, rationale in acts.advice:
                 advice.setdefault(target, []).append((rule_id, rationale))
 
-        red_flags = []
+        red_flags: list[RedFlagResult] = []
         for flag_id, raised in flags.items():
-            urgency = min((u for _, u in raised), key=_RANK.__getitem__)
+            urgency = min([u for _, u in raised], key=_RANK.__getitem__)
             raised_by = tuple(sorted({r for r, _ in raised}))
-            spec = kb.red_flags[flag_id]
-            red_flags.append(
-                self._model(
-                    RedFlagResult,
-                    (flag_id, urgency, raised_by),
+            key: tuple[Any, ...] = ("flag", flag_id, urgency, raised_by)
+            flag = models.get(key)
+            if flag is None:
+                spec = kb.red_flags[flag_id]
+                flag = RedFlagResult(
                     id=flag_id,
                     label=spec.label,
-                    urgency=urgency,
+                    urgency=urgency,  # type: ignore[arg-type]
                     conditions=spec.conditions,
                     raised_by=raised_by,
                 )
-            )
+                remember(models, key, flag)
+            red_flags.append(flag)
         red_flags.sort(key=lambda f: (_RANK[f.urgency], f.id))
         flagged: dict[str, list[str]] = {}
         for flag in red_flags:
             for cond in flag.conditions:
                 flagged.setdefault(cond, []).append(flag.id)
 
-        differential = []
-        ruled_out = []
+        differential: list[ConditionResult] = []
+        ruled_out: list[RuledOut] = []
         for cond_id in sorted(proposals.keys() | refutations.keys()):
-            cspec = kb.conditions[cond_id]
             support = proposals.get(cond_id, [])
             refuting = tuple(sorted(set(refutations.get(cond_id, ()))))
             if not support and not flagged.get(cond_id):
-                ruled_out.append(
-                    self._model(
-                        RuledOut,
-                        (cond_id, refuting),
-                        id=cond_id,
-                        label=cspec.label,
-                        refuting=refuting,
+                key = ("ruled_out", cond_id, refuting)
+                out = models.get(key)
+                if out is None:
+                    out = RuledOut(
+                        id=cond_id, label=kb.conditions[cond_id].label, refuting=refuting
                     )
-                )
+                    remember(models, key, out)
+                ruled_out.append(out)
                 continue
-            strongest = min((s for _, s in support), key=_STRENGTH.__getitem__, default=None)
+            strongest = min([s for _, s in support], key=_STRENGTH.__getitem__, default=None)
             supporting = tuple(sorted({r for r, _ in support}))
             flagging = tuple(flagged.get(cond_id, ()))
-            differential.append(
-                self._model(
-                    ConditionResult,
-                    (cond_id, strongest, supporting, refuting, flagging),
+            key = ("condition", cond_id, strongest, supporting, refuting, flagging)
+            condition = models.get(key)
+            if condition is None:
+                cspec = kb.conditions[cond_id]
+                condition = ConditionResult(
                     id=cond_id,
                     label=cspec.label,
                     status="contested" if refuting else "proposed",
-                    strength=strongest,
+                    strength=strongest,  # type: ignore[arg-type]
                     supporting=supporting,
                     refuting=refuting,
                     red_flags=flagging,
@@ -333,7 +325,8 @@ class ResultBuilder:
                     region=cspec.region,
                     icd10cm=cspec.icd10cm,
                 )
-            )
+                remember(models, key, condition)
+            differential.append(condition)
         differential.sort(
             key=lambda c: (
                 0 if c.red_flags else 1,
@@ -344,46 +337,44 @@ class ResultBuilder:
             )
         )
 
-        tests = []
+        tests: list[TestSuggestion] = []
         for test_id, asked in requests.items():
-            most = min((r.urgency for r in asked), key=_RANK.__getitem__)
             requested_by = tuple(sorted(asked, key=lambda r: (_RANK[r.urgency], r.rule)))
-            tspec = kb.tests[test_id]
-            tests.append(
-                self._model(
-                    TestSuggestion,
-                    (test_id, requested_by),
+            key = ("test", test_id, requested_by)
+            suggestion = models.get(key)
+            if suggestion is None:
+                tspec = kb.tests[test_id]
+                suggestion = TestSuggestion(
                     id=test_id,
                     label=tspec.label,
                     kind=tspec.kind,
-                    urgency=most,
+                    urgency=requested_by[0].urgency,  # the most urgent, sorted first
                     requested_by=requested_by,
                 )
-            )
+                remember(models, key, suggestion)
+            tests.append(suggestion)
         tests.sort(key=lambda t: (_RANK[t.urgency], t.id))
 
-        not_indicated = []
+        not_indicated: list[NotIndicated] = []
         for target, given in sorted(advice.items()):
             overriders = sorted(set(kb.test_targets(target)) & requests.keys())
             overriders += [f"red_flag:{f.id}" for f in red_flags]
-            label = (
-                kb.test_groups[target].label if target in kb.test_groups else kb.tests[target].label
-            )
             advised_by = tuple(sorted({r for r, _ in given}))
             reasons = tuple(dict.fromkeys(t for _, t in sorted(given)))
-            overridden_by = tuple(overriders)
-            not_indicated.append(
-                self._model(
-                    NotIndicated,
-                    (target, advised_by, reasons, overridden_by),
+            key = ("advice", target, advised_by, reasons, tuple(overriders))
+            item = models.get(key)
+            if item is None:
+                groups = kb.test_groups
+                item = NotIndicated(
                     id=target,
-                    label=label,
+                    label=groups[target].label if target in groups else kb.tests[target].label,
                     status="overridden" if overriders else "in_force",
                     advised_by=advised_by,
                     rationale=reasons,
-                    overridden_by=overridden_by,
+                    overridden_by=tuple(overriders),
                 )
-            )
+                remember(models, key, item)
+            not_indicated.append(item)
         return (
             tuple(red_flags),
             tuple(differential),
