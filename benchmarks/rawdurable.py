@@ -1,0 +1,118 @@
+"""Raw durable-rules on the very ruleset the durable backend compiled: the same C engine
+calls, without painreason around them.
+
+The durable backend is run once per case with a recorder on the adapter, which keeps the
+fact texts sent to durable (findings, absent scopes, derived facts, chain facts of long
+clauses) and the durable rules that fired. :class:`RawDurable` then replays those texts on
+a fresh durable host holding the same JSON rulesets, whose actions only note the rule that
+fired, in two ways:
+
+- ``fresh``: what a plain durable-rules program does: a new session per case (its sentinel
+  fact first, so that ``delete_state`` cannot crash), the facts, then ``delete_state``;
+- ``reused``: one session for every case, each case's facts retracted after it: the C
+  engine's own cost, with no per-session set-up (what the backend does since it reuses
+  sessions).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import painreason
+from painreason import _durable
+
+Call = tuple[int, str]  # (ruleset shard, fact JSON)
+
+
+class Recorder:
+    """Wraps a durable Engine's adapter to record each case's C-level facts and firings."""
+
+    def __init__(self, engine: painreason.Engine) -> None:
+        self.engine = engine
+        self.rs = rs = engine._durable().ruleset
+        self.calls: list[Call] = []
+        self.fired: set[int] = set()
+        self.active = False  # record only inside record(): other evaluations pass through
+        send, fire = rs._send, rs._fire
+
+        def recording_send(session: Any, shard: int, text: str) -> None:
+            if self.active and '"@pr":"open"' not in text:  # raw opens its own sessions
+                self.calls.append((shard, text))
+            send(session, shard, text)
+
+        def recording_fire(index: int, c: Any) -> None:
+            if self.active and index >= 0:
+                self.fired.add(index)
+            fire(index, c)
+
+        rs._send = recording_send  # type: ignore[method-assign]
+        rs._fire = recording_fire  # type: ignore[method-assign]
+
+    def record(self, case: Any) -> tuple[painreason.Result, list[Call], frozenset[int]]:
+        self.calls, self.fired, self.active = [], set(), True
+        try:
+            result = self.engine.evaluate(case)
+        finally:
+            self.active = False
+        return result, self.calls, frozenset(self.fired)
+
+
+class RawDurable:
+    """The adapter's JSON rulesets on a bare durable host (timer threads off, as the
+    adapter must), with actions that only note which rule fired."""
+
+    def __init__(self, rs: _durable.DurableRuleset) -> None:
+        backend = _durable._backend()
+        self.fired: set[int] = set()
+        actions: dict[str, Any] = {"open": lambda c: None}
+        for index in range(len(rs._rules)):
+            actions[f"r{index}"] = self._note(index)
+        self.names = list(rs._names)
+        self.host = backend.Host(actions)
+        self.host.set_rulesets(copy.deepcopy(rs._definition))
+        self.core = backend.core
+        self.handles = [self.host._ruleset_directory[n]._handle for n in self.names]
+        self._sids = itertools.count()
+        self._open: str | None = None
+
+    def _note(self, index: int) -> Any:
+        def action(c: Any) -> None:  # one argument: durable runs two-argument ones async
+            self.fired.add(index)
+
+        return action
+
+    def _sentinel(self, sid: str) -> None:
+        for name in self.names:
+            self.host.assert_json(name, f'{{"sid":"{sid}","id":"open","@pr":"open"}}')
+
+    @staticmethod
+    def _as(sid: str, text: str) -> str:
+        rest = text.partition(",")[2]  # after '{"sid":"<old>"': the fact
+        return f'{{"sid":"{sid}",{rest}'
+
+    def run_fresh(self, calls: Sequence[Call]) -> frozenset[int]:
+        """One case in a new session, deleted after it."""
+        self.fired = set()
+        sid = f"@r{next(self._sids)}"
+        self._sentinel(sid)
+        for shard, text in calls:
+            self.host.assert_json(self.names[shard], self._as(sid, text))
+        for name in self.names:
+            self.host.delete_state(name, sid)
+        return frozenset(self.fired)
+
+    def run_reused(self, calls: Sequence[Call]) -> frozenset[int]:
+        """One case in the one long-lived session, its facts retracted after it."""
+        self.fired = set()
+        if self._open is None:
+            self._open = f"@r{next(self._sids)}"
+            self._sentinel(self._open)
+        sent = [(shard, self._as(self._open, text)) for shard, text in calls]
+        for shard, text in sent:
+            self.host.assert_json(self.names[shard], text)
+        for shard, text in reversed(sent):
+            self.core.retract_fact(self.handles[shard], text)
+        return frozenset(self.fired)
