@@ -264,7 +264,7 @@ def _worker_chunk(task: tuple[list[CaseInput], OnError]) -> list[Any]:
     for case in cases:
         try:
             out.append(engine.evaluate(case))
-        except PainreasonError as exc:  # sent back whole: these exceptions do not pickle
+        except PainreasonError as exc:  # sent back as a _Failure: they do not cross processes whole
             out.append(_Failure.of(exc))
             if on_error == "raise":
                 break
