@@ -34,7 +34,7 @@ LIMIT = 4096  # terms; a tree whose normal form is larger is not analysed
 Slot = tuple[str | None, str | None]
 Value = bool | float | str
 
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda v, x: v == x,
     "ne": lambda v, x: v != x,
     "lt": lambda v, x: v < x,
@@ -332,7 +332,7 @@ def _test(op: str, value: Value, threshold: Any) -> bool:
     if op in ("lt", "le", "gt", "ge", "between") and not isinstance(value, float):
         return False
     try:
-        return _CMP[op](value, threshold)
+        return COMPARISONS[op](value, threshold)
     except TypeError:  # a category compared with a number: never holds
         return False
 

@@ -8,9 +8,9 @@ patterns; the two must return equal :class:`~painreason._outcome.Outcome` object
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
+from ._logic import COMPARISONS
 from ._outcome import Outcome, Support
 from .case import Observations, Slot, SlotValue
 from .loader import Knowledge
@@ -19,17 +19,6 @@ from .vocabulary import FindingDef
 
 Truth = bool | None  # None: unknown
 
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda v, x: v == x,
-    "ne": lambda v, x: v != x,
-    "lt": lambda v, x: v < x,
-    "le": lambda v, x: v <= x,
-    "gt": lambda v, x: v > x,
-    "ge": lambda v, x: v >= x,
-    "between": lambda v, x: x[0] <= v <= x[1],
-    "in": lambda v, x: v in x,
-}
-
 
 def _slot_truth(pred: Pred, value: SlotValue | None) -> Truth:
     if value is None:
@@ -37,7 +26,7 @@ def _slot_truth(pred: Pred, value: SlotValue | None) -> Truth:
     if pred.op == "present":
         return value is True
     # the loader guarantees the comparison fits the finding's kind
-    return _CMP[pred.op](value, pred.value)
+    return COMPARISONS[pred.op](value, pred.value)
 
 
 def _exists(
