@@ -1,8 +1,9 @@
 """Seeded synthetic rule sets shaped like the clinical ones, matching cases, and the
 hand-written plain-Python evaluation of the same rules (the speed of light).
 
-A rule set of ``n`` rules has ``n // 2`` findings (70 % boolean, 20 % numeric, 10 %
-categorical; a few findings are read by many rules, as "low back pain" is), ``n // 10``
+A rule set of ``n`` rules has ``n // 2`` findings (70 % boolean, 20 % numeric with four
+cut-offs each, 10 % categorical; a few findings are read by many rules, as "low back pain"
+is), ``n // 10``
 derived facts with about two deriving rules each (a fact's rules may read earlier facts), and
 conclusion rules: ``all`` of two to four parts, a part being a finding test, an ``any`` or an
 ``at_least`` of finding tests, a derived fact or a negated derived fact; actions propose or
@@ -49,6 +50,11 @@ class RuleSet:
                 f = {"id": f"c{i}", "kind": "categorical", "section": "history"}
                 f["values"] = ["v0", "v1", "v2", "v3"]
             self.findings.append(f)
+        self.cuts = {
+            f["id"]: sorted(rng.sample(range(20, 181, 5), 4))
+            for f in self.findings
+            if f["kind"] == "numeric"
+        }
         # popularity: a few findings are read by many rules
         self.weights = [1.0 / (1 + i) ** 0.8 for i in range(n_findings)]
         rng.shuffle(self.weights)
@@ -97,11 +103,12 @@ class RuleSet:
         if f["kind"] == "boolean":
             return {"present": f["id"]} if rng.random() < 0.8 else {"absent": f["id"]}
         if f["kind"] == "numeric":
+            cuts = self.cuts[f["id"]]  # a few cut-offs per finding, as clinical rules use
             op = rng.choice(["gt", "lt", "between"])
             if op == "between":
-                lo = rng.randrange(0, 150)
-                return {"finding": f["id"], "between": [lo, lo + rng.randrange(10, 50)]}
-            return {"finding": f["id"], op: rng.randrange(20, 180)}
+                lo, hi = sorted(rng.sample(cuts, 2))
+                return {"finding": f["id"], "between": [lo, hi]}
+            return {"finding": f["id"], op: rng.choice(cuts)}
         if rng.random() < 0.7:
             return {"finding": f["id"], "eq": rng.choice(f["values"])}
         return {"finding": f["id"], "in": rng.sample(f["values"], 2)}
@@ -196,15 +203,16 @@ class RuleSet:
 
     # -- cases ------------------------------------------------------------------------------
 
-    def cases(self, n: int, seed: int = 1) -> list[dict[str, Any]]:
-        """``n`` cases, each satisfying two random conclusion rules, plus noise."""
+    def cases(self, n: int, seed: int = 1, noise: tuple[int, int] = (4, 8)) -> list[dict[str, Any]]:
+        """``n`` cases, each satisfying two random conclusion rules, plus ``noise`` (a range)
+        more findings at random."""
         rng = random.Random(seed)
         out = []
         for i in range(n):
             found: dict[str, Any] = {}
             for rule in rng.sample(self.conclusions, 2):
                 self._satisfy(rule["when"], found, rng)
-            for _ in range(rng.randint(4, 8)):
+            for _ in range(rng.randint(*noise)):
                 f = rng.choice(self.findings)
                 if f["id"] not in found:
                     found[f["id"]] = self._random_value(f, rng)
