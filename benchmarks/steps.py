@@ -119,6 +119,14 @@ def _synthetic(rs: RuleSet, n: int, repeat: int, noise: tuple[int, int]) -> dict
     return row
 
 
+def _show(name: str, variants: dict[str, Any]) -> None:
+    rows = [
+        [k, v["cases_per_s"], v[next(x for x in v if x.startswith("time_vs"))]]
+        for k, v in variants.items()
+    ]
+    print(f"\n{name}\n" + table(rows, ["variant", "cases/s", "time vs first"]), flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -128,21 +136,16 @@ def main() -> int:
     repeat = 2 if q else 5
     kb = painreason.load_knowledge()
     report: dict[str, Any] = {"python": python_steps(kb, 300 if q else 3_000, repeat)}
+    _show("python", report["python"])
     if painreason.engine._durable_available():
         report["durable"] = durable_steps(kb, 40 if q else 500, repeat)
+        _show("durable", report["durable"])
     report["growth"] = growth(
         [60, 120] if q else [150, 500, 1500, 3000],
         [5, 20] if q else [5, 10, 20, 40, 80],
         200 if q else 2_000,
         repeat,
     )
-    for name in ("python", "durable"):
-        if name in report:
-            rows = [
-                [k, v["cases_per_s"], v[next(x for x in v if x.startswith("time_vs"))]]
-                for k, v in report[name].items()
-            ]
-            print(f"\n{name}\n" + table(rows, ["variant", "cases/s", "time vs first"]))
     for axis, label in (("rules", "rules"), ("findings", "extra findings (500 rules)")):
         rows = [
             [

@@ -198,7 +198,12 @@ class RuleSet:
             if k == 0:
                 part["facts"] = whole["facts"]
             (rules / f"synthetic_{k // 100:03d}.json").write_text(json.dumps(part, indent=1))
-        (knowledge / "synthetic.json").write_text(json.dumps(self.knowledge_file(), indent=1))
+        know = self.knowledge_file()
+        findings = know.pop("findings")
+        (knowledge / "synthetic.json").write_text(json.dumps(know, indent=1))
+        for k in range(0, len(findings), 500):  # as for rules: the loader caps values per file
+            part = {"findings": findings[k : k + 500]}
+            (knowledge / f"findings_{k // 500:03d}.json").write_text(json.dumps(part, indent=1))
         return rules, knowledge
 
     # -- cases ------------------------------------------------------------------------------
