@@ -86,10 +86,12 @@ class Bench:
         kb = painreason.load_knowledge()
         python = painreason.Engine(kb, backend="python")
         reference = painreason.Engine(kb, backend="reference")
-        n_py = 600 if self.quick else 6_000
-        cases = list(shipped_cases(kb, n_py + a.warm, seed=a.seed))
-        warm, timed = cases[: a.warm], cases[a.warm :]
-        check = timed[: 60 if self.quick else 400]
+        # every timed case is new to the engine timing it: checks and warm-up use their own
+        n_check, n_py = (60, 600) if self.quick else (400, 6_000)
+        n_d = 100 if self.quick else 1_000
+        sizes = [n_check, a.warm, n_py, n_py // 2, n_py // 2, n_d, n_d // 2]
+        cases = list(shipped_cases(kb, sum(sizes), seed=a.seed))
+        check, warm, timed, lat, dict_part, dtimed, dlat = _cut(cases, sizes)
         self.agree(
             "shipped python vs reference",
             all(python.evaluate(c) == reference.evaluate(c) for c in check),
@@ -99,8 +101,8 @@ class Bench:
             python.evaluate(c)
         rss0 = rss_mib()
         rows = {"python": throughput(python.evaluate, timed, a.repeat)}
-        rows["python"].update(latency(python.evaluate, timed[: len(timed) // 2]))
-        dicts = [c.model_dump(exclude_defaults=True) for c in timed[: len(timed) // 2]]
+        rows["python"].update(latency(python.evaluate, lat))
+        dicts = [c.model_dump(exclude_defaults=True) for c in dict_part]
         rows["python, from dicts"] = throughput(python.evaluate, dicts, a.repeat)
         if DURABLE:
             durable = painreason.Engine(kb, backend="durable")
@@ -113,9 +115,8 @@ class Bench:
                 all(r == python.evaluate(c) for (r, _, _), c in zip(recorded, check, strict=True)),
                 "Results differ",
             )
-            dcases = timed[: 100 if self.quick else 1_000]
-            rows["durable"] = throughput(durable.evaluate, dcases, a.repeat)
-            rows["durable"].update(latency(durable.evaluate, dcases[: len(dcases) // 2]))
+            rows["durable"] = throughput(durable.evaluate, dtimed, a.repeat)
+            rows["durable"].update(latency(durable.evaluate, dlat))
             rows.update(self._raw(rec.rs, recorded, "shipped"))
         out["engines"] = rows
         out["rss_after_engines_mib"] = rss_mib() - rss0
@@ -179,33 +180,42 @@ class Bench:
         python = painreason.Engine(kb, backend="python")
         out["compile_python_s"] = time.perf_counter() - start
         handwritten = rs.handwritten()
+        # every timed case is new to the engine timing it: checks and warm-up use their own
         n = 400 if self.quick else 3_000
-        raw_cases = rs.cases(n + a.warm, seed=a.seed + n_rules)
+        n_check = 100 if self.quick else 500
+        n_d = 40 if self.quick else (300 if n_rules < 1000 else 100)
+        sizes = [n_check, a.warm, n, n // 2, n_d, n_d]
+        raw_cases = rs.cases(sum(sizes), seed=a.seed + n_rules)
         cases = [painreason.Case.from_dict(c) for c in raw_cases]
         findings = [c["findings"] for c in raw_cases]
-        results = [python.evaluate(c) for c in cases]
+        check, warm, timed, lat, dtimed, dlat = _cut(cases, sizes)
+        f_check, _, f_timed, f_lat, _, _ = _cut(findings, sizes)
+        results = [python.evaluate(c) for c in check]
         self.agree(
             f"synthetic {n_rules}: python vs hand-written",
-            all(_same(r, handwritten(f)) for r, f in zip(results, findings, strict=True)),
+            all(_same(r, handwritten(f)) for r, f in zip(results, f_check, strict=True)),
             "fired rules or conclusions differ",
         )
         reference = painreason.Engine(kb, backend="reference")
         self.agree(
             f"synthetic {n_rules}: python vs reference",
-            all(python.evaluate(c) == reference.evaluate(c) for c in cases[:200]),
+            all(python.evaluate(c) == reference.evaluate(c) for c in check[:200]),
             "Results differ",
         )
         out["fired_per_case"] = sum(len(r.firings) for r in results) / len(results)
-        w = a.warm
+        for c in warm:
+            python.evaluate(c)
         rows = compared(
             {"hand-written": handwritten, "python": python.evaluate},
-            {"hand-written": findings[w:], "python": cases[w:]},
+            {"hand-written": f_timed, "python": timed},
             a.repeat,
         )
-        rows["python"].update(latency(python.evaluate, cases[w : w + n // 2]))
-        rows["hand-written"].update(latency(handwritten, findings[w : w + n // 2]))
+        rows["python"].update(latency(python.evaluate, lat))
+        rows["hand-written"].update(latency(handwritten, f_lat))
         if DURABLE:
-            rows.update(self._synthetic_durable(kb, cases, results, n_rules, out))
+            rows.update(
+                self._synthetic_durable(kb, check[:n_d], results, dtimed, dlat, n_rules, out)
+            )
         out["engines"] = rows
         self.report.setdefault("synthetic", {})[str(n_rules)] = out
         self._print_engines(
@@ -215,24 +225,30 @@ class Bench:
         )
 
     def _synthetic_durable(
-        self, kb: Any, cases: list[Any], results: list[Any], n_rules: int, out: dict[str, Any]
+        self,
+        kb: Any,
+        check: list[Any],
+        results: list[Any],
+        timed: list[Any],
+        lat: list[Any],
+        n_rules: int,
+        out: dict[str, Any],
     ) -> dict[str, Any]:
-        probe = _probe_durable(kb, cases[:5], timeout=900)
+        probe = _probe_durable(kb, check[:5], timeout=900)
         out["durable_build"] = probe
         if probe["status"] != "ok":
             self.say(f"  durable: {probe['status']}: {probe.get('message', '')[:300]}")
             return {}
         durable = painreason.Engine(kb, backend="durable")
         rec = Recorder(durable)
-        n = 40 if self.quick else (300 if n_rules < 1000 else 100)
-        recorded = [rec.record(c) for c in cases[:n]]
+        recorded = [rec.record(c) for c in check]
         self.agree(
             f"synthetic {n_rules}: durable vs python",
             all(r == p for (r, _, _), p in zip(recorded, results, strict=False)),
             "Results differ",
         )
-        rows = {"durable": throughput(durable.evaluate, cases[n : 2 * n], self.args.repeat)}
-        rows["durable"].update(latency(durable.evaluate, cases[:n]))
+        rows = {"durable": throughput(durable.evaluate, timed, self.args.repeat)}
+        rows["durable"].update(latency(durable.evaluate, lat))
         rows.update(self._raw(rec.rs, recorded, f"synthetic {n_rules}"))
         return rows
 
@@ -374,6 +390,15 @@ class Bench:
         self.say(f"peak RSS {self.report['peak_rss_mib']:.0f} MiB")
         if self.disagreements:
             self.say("\nDISAGREEMENTS\n  " + "\n  ".join(self.disagreements))
+
+
+def _cut(items: list[Any], sizes: list[int]) -> list[list[Any]]:
+    """Consecutive slices of ``items`` of the given sizes."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(items[start : start + size])
+        start += size
+    return out
 
 
 def _same(result: Any, hand: tuple[list[str], list[str], Any]) -> bool:

@@ -44,6 +44,7 @@ def _check(kb: painreason.Knowledge, fast: FastEvaluator, case: Case) -> None:
     assert result.model_dump_json() == expected.model_dump_json()
     assert repr(result) == repr(expected)
     assert result.model_fields_set == expected.model_fields_set
+    assert result.model_dump(exclude_unset=True) == expected.model_dump(exclude_unset=True)
 
 
 @pytest.fixture(scope="module")
