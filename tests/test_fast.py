@@ -128,7 +128,7 @@ def test_caches_stay_bounded(
     built = fast.builder
     caches = (fast._entries, fast._by_slots, built._shapes, built._matches, built._conclusions)
     assert all(len(c) <= 8 for c in (*caches, built._models))
-    assert all(len(s.firings) <= 64 for s in built._shapes.values())
+    assert all(len(s.firings) <= _fastresult.FIRINGS_PER_SHAPE for s in built._shapes.values())
 
 
 def test_a_rule_python_cannot_compile_keeps_its_closures(

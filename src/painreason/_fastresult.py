@@ -12,7 +12,8 @@ together). It is faster because nothing is built twice:
   set of fired rules are cached, and each conclusion model is cached by what makes it;
 - the Result is assembled without re-validating models that are already valid.
 
-Caches are bounded: each is cleared when it holds ``CACHE_LIMIT`` items.
+Caches are bounded: each is cleared when it holds ``CACHE_LIMIT`` items (support shapes:
+``SHAPE_LIMIT``, each keeping at most ``FIRINGS_PER_SHAPE`` firings), so memory stays flat.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ from .vocabulary import Urgency
 __all__ = ["CACHE_LIMIT", "ResultBuilder", "remember"]
 
 CACHE_LIMIT = 20_000
+SHAPE_LIMIT = 4_096
+FIRINGS_PER_SHAPE = 16
 _STRENGTH = {"high": 0, "moderate": 1, "low": 2}
 _RANK = {"emergency": 0, "urgent": 1, "routine": 2}
 
 
-def remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int | None = None) -> None:
     """Store ``value``, clearing ``cache`` first when it is full (memory stays flat)."""
-    if len(cache) >= CACHE_LIMIT:
+    if len(cache) >= (limit or CACHE_LIMIT):
         cache.clear()
     cache[key] = value
 
@@ -136,7 +139,7 @@ class ResultBuilder:
             firing = shape.firings.get(observed)
             if firing is None:
                 firing = self._firing(rule_id, shape, shown)
-                if len(shape.firings) >= 64:
+                if len(shape.firings) >= FIRINGS_PER_SHAPE:
                     shape.firings.clear()
                 shape.firings[observed] = firing
             firings.append(firing)
@@ -198,7 +201,7 @@ class ResultBuilder:
                         needed_false.add(atom.fact)
             read = tuple(f for f in findings if f is not None)
             shape = _Shape(items, tuple(findings), read, frozenset(used), frozenset(needed_false))
-            remember(self._shapes, support, shape)
+            remember(self._shapes, support, shape, min(SHAPE_LIMIT, CACHE_LIMIT))
         return shape
 
     def _firing(self, rule_id: str, shape: _Shape, shown: Mapping[str, str]) -> Firing:
