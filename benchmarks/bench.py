@@ -156,11 +156,21 @@ class Bench:
             if done % step == 0:
                 marks.append(round(rss_mib(), 1))
         growth = marks[-1] - marks[1] if len(marks) > 2 else 0.0
+        fast = engine._fast
+        caches = {
+            "entries": len(fast._entries),
+            "shapes": len(fast.builder._shapes),
+            "firings": sum(len(s.firings) for s in fast.builder._shapes.values()),
+            "matches": len(fast.builder._matches),
+            "conclusions": len(fast.builder._conclusions),
+            "models": len(fast.builder._models),
+        }
         self.say(f"  {name}: {count:,} cases, RSS {marks[0]} -> {marks[-1]} MiB")
         return {
             "cases": count,
             "rss_mib": marks,
             "growth_mib_after_first_tenth": round(growth, 1),
+            "cache_items": caches,
             "cpu_s": time.process_time() - start,
         }
 
@@ -387,7 +397,15 @@ class Bench:
     def print_targets(self) -> None:
         rows = [[t["status"], t["target"], t["measured"]] for t in self.targets]
         self.say("\nTARGETS\n" + table(rows, ["status", "target", "measured"]))
-        self.say(f"peak RSS {self.report['peak_rss_mib']:.0f} MiB")
+        load = self.report.get("shipped", {}).get("load", {})
+        if "python_mib" in load:
+            with_durable = load.get("with_durable_mib")
+            extra = f", {with_durable:.0f} MiB with durable too" if with_durable else ""
+            self.say(
+                f"peak RSS of a process that loads the shipped knowledge and evaluates: "
+                f"{load['python_mib']:.0f} MiB (python){extra}"
+            )
+        self.say(f"peak RSS of this benchmark: {self.report['peak_rss_mib']:.0f} MiB")
         if self.disagreements:
             self.say("\nDISAGREEMENTS\n  " + "\n  ".join(self.disagreements))
 
@@ -415,7 +433,7 @@ def _same(result: Any, hand: tuple[list[str], list[str], Any]) -> bool:
 
 _LOAD = textwrap.dedent(
     """
-    import json, time
+    import json, resource, time
     t0 = time.perf_counter()
     import painreason
     t1 = time.perf_counter()
@@ -424,10 +442,12 @@ _LOAD = textwrap.dedent(
     case = {"findings": {"low_back_pain": "present", "saddle_anaesthesia": "present"}}
     painreason.Engine(kb, backend="python").evaluate(case)
     t3 = time.perf_counter()
-    out = {"import_s": t1 - t0, "load_s": t2 - t1, "python_s": t3 - t2}
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"import_s": t1 - t0, "load_s": t2 - t1, "python_s": t3 - t2, "python_mib": peak()}
     if painreason.engine._durable_available():
         painreason.Engine(kb, backend="durable").evaluate(case)
         out["durable_s"] = time.perf_counter() - t3
+        out["with_durable_mib"] = peak()
     print(json.dumps(out))
     """
 )
