@@ -106,17 +106,7 @@ def test_results_do_not_depend_on_finding_order(
         assert engine.evaluate({**case, "findings": dict(items)}) == engine.evaluate(case)
 
 
-LEAK = pytest.mark.xfail(
-    strict=True,
-    reason="durable reuse_sessions: a dropped engine's pooled sessions are never deleted "
-    "(~410 kB each engine); reported to the lead. strict: the fix makes this fail until "
-    "the marker goes",
-)
-
-
-@pytest.mark.parametrize(
-    "backend", [pytest.param(b, marks=LEAK) if b == "durable" else b for b in BACKENDS]
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_two_hundred_engines_leave_no_threads_or_memory_behind(pack: Path, backend: str) -> None:
     # in a fresh process, so that resident memory measures only this
     with Isolated(timeout=240) as worker:

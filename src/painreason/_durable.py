@@ -18,6 +18,7 @@ Semantics (the python backend must match them):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import itertools
@@ -127,12 +128,16 @@ def _backend() -> Any:
                 self._actions[key] = engine.Promise(host.get_action(rule["run"]))
             rules = {key: {"all": rule["all"]} for key, rule in definition.items()}
             self._handle = core.create_ruleset(name, _json(rules))
-            # durable never frees a C ruleset (~1.7 MB each, 131,072 at most per process)
-            weakref.finalize(self, core.delete_ruleset, self._handle)
+            # durable never frees a C ruleset (~1.7 MB each, 131,072 at most per process),
+            # nor the state of sessions still open when it goes: free the pooled ones first
+            weakref.finalize(self, _free_ruleset, core, self._handle, host._painreason_idle)
 
     class Host(engine.Host):  # type: ignore[misc]
-        def __init__(self, actions: Mapping[str, Callable[[Any], None]]) -> None:
+        def __init__(
+            self, actions: Mapping[str, Callable[[Any], None]], idle: list[Any] | None = None
+        ) -> None:
             self._painreason_actions = actions
+            self._painreason_idle = [] if idle is None else idle  # the pooled sessions
             super().__init__()
 
         def _run(self) -> None:
@@ -165,6 +170,18 @@ def _backend() -> Any:
             return 0, outcome[0][1]
 
     return SimpleNamespace(core=core, Host=Host)
+
+
+def _free_ruleset(core: Any, handle: int, idle: list[tuple[str, ...]]) -> None:
+    """Free a C ruleset, after the state of its pooled sessions (each ~100 kB per shard).
+
+    A finalizer: it must hold no reference to the ruleset or its host, only the list of idle
+    sessions they share; every shard's finalizer frees the idle sessions of its own handle.
+    """
+    for sid, *_ in idle:
+        with contextlib.suppress(Exception):  # a finalizer cannot report; the ruleset goes
+            core.delete_state(handle, sid)
+    core.delete_ruleset(handle)
 
 
 def _fnv1a32(text: str) -> int:
@@ -385,7 +402,7 @@ class DurableRuleset:
         self._sids = itertools.count()
         self._reuse = reuse_sessions
         self._idle: list[tuple[str, int, Any, frozenset[int]]] = []  # sid, opened, mids, hashes
-        self._host = backend.Host(actions)
+        self._host = backend.Host(actions, self._idle)
         try:  # set_rulesets deletes "run" from what it is given: keep ours intact
             self._host.set_rulesets(copy.deepcopy(self._definition))
         except PainreasonError:
