@@ -477,15 +477,18 @@ def test_error_304_still_surfaces_as_capacity_error(monkeypatch: pytest.MonkeyPa
 
 def test_over_511_tests_under_one_node_are_refused_not_hung() -> None:
     # 512 slots, but lookups stop only at an empty one: 512 tests hang the first assert,
-    # 513 the build. The session sentinel takes one of the root's places.
+    # 513 the build. The session sentinel takes one of the root's places. Many 'eq' values
+    # of one field get bucket tests in front (below); 16 values of each of 32 fields do not.
     result = _run_python(
         """
         from painreason._durable import DurableRuleset
         from painreason.errors import CapacityError
-        rs = DurableRuleset({f"k{i}": ((("code", "eq", f"c{i}"),),) for i in range(510)})
-        assert rs.run([{"id": "x", "code": "c509"}]) == [("k509", ("x",))]
+        def clauses(n):
+            return {f"k{i}": (((f"x{i // 16}", "eq", f"c{i}"),),) for i in range(n)}
+        rs = DurableRuleset(clauses(510))
+        assert rs.run([{"id": "x", "x31": "c509"}]) == [("k509", ("x",))]
         try:
-            DurableRuleset({f"k{i}": ((("code", "eq", f"c{i}"),),) for i in range(511)})
+            DurableRuleset(clauses(511))
         except CapacityError as exc:
             print(exc)
         """,
@@ -494,6 +497,30 @@ def test_over_511_tests_under_one_node_are_refused_not_hung() -> None:
     assert "'k0', 'k1', 'k10', 'k100', 'k101': 512 distinct tests follow 'root' (limit 511" in (
         result.stdout
     ), result.stderr
+
+
+def test_many_eq_values_of_one_field_get_bucket_tests_and_work() -> None:
+    # durable chains a node's tests on one field in one probe sequence that every fact walks:
+    # 2,000 values of 'code' would hang it; buckets split them into two short levels
+    result = _run_python(
+        """
+        from painreason._durable import DurableRuleset
+        clauses = {f"k{i}": ((("t", "eq", "f"), ("code", "eq", f"c{i}")),) for i in range(2000)}
+        clauses["n"] = ((("t", "eq", "f"), ("code", "ne", "c5")),)
+        clauses["num"] = ((("t", "eq", "f"), ("v", "eq", 1.0)),)
+        clauses.update({f"v{i}": ((("t", "eq", "f"), ("v", "eq", i + 2)),) for i in range(40)})
+        rs = DurableRuleset(clauses)
+        assert max(len(b) for b in rs._buckets.values()) > 16
+        facts = [{"id": "a", "t": "f", "code": "c1999", "v": 1},
+                 {"id": "b", "t": "f", "code": "c5", "v": 3.0},
+                 {"id": "c", "t": "f", "code": "c2000", "v": True},
+                 {"id": "d", "t": "g", "code": "c7"}]
+        print(rs.run(facts))
+        """,
+        timeout=60,
+    )
+    expected = "[('k1999', ('a',)), ('k5', ('b',)), ('n', ('a',)), ('n', ('c',)), "
+    assert expected + "('num', ('a',)), ('v1', ('b',))]" in result.stdout, result.stderr
 
 
 def test_alpha_stack_of_64_works_and_65_is_refused() -> None:

@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _quote  # json.dumps(str), without its overhead
 from types import SimpleNamespace, TracebackType
 from typing import Any, Literal
@@ -71,6 +71,7 @@ _MAX_FIELDS = 250  # MAX_OBJECT_PROPERTIES is 255, id and sid included (error 30
 _MAX_STRING = 65_534  # strings are compared with 16-bit lengths: longer ones compare wrongly
 _MAX_INT = 2**53  # ints are compared with floats as doubles: exact up to 2**53
 _POOL = 4  # idle sessions a ruleset keeps for reuse (reuse_sessions=True)
+_FANOUT = 16  # more 'eq' values than this on one property get a bucket test in front
 
 _OPS = {"eq": "", "ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -275,6 +276,42 @@ def _encode(key: Any, clause: Any, problems: list[str]) -> tuple[_Pat, ...]:
     return tuple(patterns)
 
 
+def _buckets(patterns: Iterable[_Pat]) -> dict[str, dict[Any, int]]:
+    """Bucket numbers for the values of properties tested 'eq' against many values.
+
+    durable-rules keeps a node's successor tests in one open-addressed table of 512 slots
+    hashed by property name alone: the 'eq' tests of one property all probe the same chain,
+    which every fact walks, comparing each value. Hundreds of findings after one
+    discriminator cost ~20 us a fact, and over 511 hang durable. A bucket test in front of
+    each such 'eq' test (``n@s@b`` = a number the value determines) splits one long chain
+    into two of about the square root of its length: both cheap, and far from the limit.
+    """
+    values: defaultdict[str, dict[Any, None]] = defaultdict(dict)
+    for pattern in patterns:
+        for prop, op, value in pattern:
+            if op == "eq" and prop[0] != "@":
+                values[prop][value] = None
+    buckets = {}
+    for prop, seen in values.items():
+        if len(seen) > _FANOUT:
+            size = math.isqrt(len(seen) - 1) + 1
+            buckets[prop] = {v: i // size for i, v in enumerate(seen)}
+    return buckets
+
+
+def _with_buckets(pats: tuple[_Pat, ...], buckets: dict[str, dict[Any, int]]) -> tuple[_Pat, ...]:
+    """``pats`` with each bucketed 'eq' test preceded by its bucket test."""
+    out = []
+    for pattern in pats:
+        tests: list[_T] = []
+        for prop, op, value in pattern:
+            if op == "eq" and prop in buckets:
+                tests.append((f"{prop}@b", "eq", buckets[prop][value]))
+            tests.append((prop, op, value))
+        out.append(tuple(tests))
+    return tuple(out)
+
+
 def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> None:
     """Refuse, before durable sees them, alpha networks that would hang or overflow its stack."""
     children: defaultdict[_Pat, set[_T]] = defaultdict(set)
@@ -373,15 +410,23 @@ class DurableRuleset:
             sizes.append(len(cuts) - 1)
         if problems:
             raise ValueError("invalid clauses:\n  " + "\n  ".join(problems))
+        self._buckets = _buckets(p for r in self._rules for p in r[1])
+        if self._buckets:
+            self._rules = [
+                (k, _with_buckets(ps, self._buckets), c, f) for k, ps, c, f in self._rules
+            ]
         _check_alpha([("", _SENTINEL)] + [(r[0], p) for r in self._rules for p in r[1]])
         self._shard_of = self._shard(sizes)
         # Per ruleset, the properties some test reads -> longest str value tested on it
         self._tested: list[dict[str, int]] = [{} for _ in range(max(self._shard_of, default=0) + 1)]
         for (_, pats, _, _), shard in zip(self._rules, self._shard_of, strict=True):
-            for prop, _, value in (t for p in pats for t in p if not t[0].startswith("@")):
+            for prop, _, value in (t for p in pats for t in p if t[0][0] != "@"):
+                if prop.endswith("@b") and prop[:-2] in self._buckets:
+                    continue  # a bucket: the adapter computes it from the value
                 size = len(json.dumps(value)) - 2 if isinstance(value, str) else 0
                 self._tested[shard][prop] = max(size, self._tested[shard].get(prop, 0))
         props = {"id", "sid", "$s", "@pr", "@st"}.union(*self._tested)
+        props.update(f"{p}@b" for p in self._buckets)
         hashes = {_fnv1a32(p): p for p in sorted(props)}
         if len(hashes) < len(props):  # durable would read the two fields as one
             clash = sorted(props - set(hashes.values())) + sorted(set(hashes.values()))
@@ -657,6 +702,7 @@ class DurableSession:
         if self._state != "open":
             raise EngineError(f"session is {self._state}: use 'with ruleset.session() as s:'")
         problems, batch, sends, queued, tested = [], dict(self._facts), [], set(), self._rs._tested
+        buckets = self._rs._buckets
         for i, fact in enumerate(facts):
             uid = fact.get("id") if isinstance(fact, Mapping) else None
             if not isinstance(uid, str):
@@ -672,6 +718,11 @@ class DurableSession:
                 queued.add(uid)
                 props = [(f"{n}@{k}", v) for n, (k, v) in content.items()]
                 texts = [[_field_json(p, v, t[p]) for p, v in props if p in t] for t in tested]
+                for p, v in props:  # a value no test reads 'eq' gets no bucket: none holds
+                    if (bucket := buckets.get(p, {}).get(v)) is not None:
+                        for t, chosen in zip(tested, texts, strict=True):
+                            if p in t:
+                                chosen.append(f'"{p}@b":{bucket}')
                 sends.append((uid, [",".join(t) for t in texts]))
                 if (count := max(map(len, texts))) > _MAX_FIELDS:
                     raise CapacityError(
