@@ -6,9 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 import painreason
-from painreason.case import Case, observe
+from painreason.case import Case, _plain, observe
 from painreason.errors import CaseError
 
 
@@ -127,3 +130,64 @@ def test_patient_fills_demographic_findings(kb: painreason.Knowledge) -> None:
     obs = observe(Case.from_dict({"patient": {"age": 70, "sex": "female"}}), kb)
     assert obs.slots["age"] == {(None, None): 70.0}
     assert obs.slots["sex"] == {(None, None): "female"}
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_scalars = st.none() | st.booleans() | st.integers(-5, 200) | st.floats() | st.text(max_size=4)
+_patients = st.dictionaries(
+    st.sampled_from(["age", "sex"]),
+    _scalars | st.sampled_from(["female", "male"]) | st.integers(10**300, 10**300 + 1),
+)
+_raw_cases = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.none() | st.text(max_size=4) | st.text(min_size=199, max_size=201) | _scalars,
+        "patient": _patients | _patients.map(lambda p: {**p, "weight": 70}) | _scalars,
+        "findings": st.dictionaries(st.text(max_size=4) | st.integers(0, 3), _json, max_size=4)
+        | _scalars,
+        "notes": _scalars,
+    },
+)
+
+
+@given(data=_raw_cases)
+def test_plain_cases_are_built_as_validation_builds_them(data: dict[str, object]) -> None:
+    quick = _plain(data)
+    try:
+        want = Case.model_validate(data)
+    except ValidationError:
+        assert quick is None
+        return
+    got = Case.from_dict(data)
+    for case in (got, quick) if quick is not None else (got,):
+        assert case == want
+        assert repr(case) == repr(want)
+        assert case.__dict__ == want.__dict__
+        assert case.model_fields_set == want.model_fields_set
+        assert case.patient.model_fields_set == want.patient.model_fields_set
+        assert case.model_dump(exclude_unset=True) == want.model_dump(exclude_unset=True)
+        assert case.model_dump_json() == want.model_dump_json()
+        assert case.__pydantic_private__ == want.__pydantic_private__
+        assert hash(case.patient) == hash(want.patient)
+
+
+def test_usual_cases_take_the_plain_path() -> None:
+    data = {
+        "id": "c1",
+        "patient": {"age": 45, "sex": "male"},
+        "findings": {"low_back_pain": "present", "heart_rate": 80.5, "sciatica": {"left": True}},
+    }
+    case = _plain(data)
+    assert case is not None
+    assert case.patient.age == 45.0
+    assert type(case.patient.age) is float
+    assert case.findings == data["findings"]
+    assert case.findings is not data["findings"]
+    assert _plain({"findings": {"x": math.nan}}) is None
+    assert _plain({"patient": {"age": True}}) is None

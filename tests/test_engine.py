@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import painreason
-from painreason.errors import BackendUnavailableError, CaseError
+from painreason.errors import BackendUnavailableError, CaseError, EngineError
 from painreason.testing.strategies import load_pack
 
 from .conftest import BACKENDS
@@ -136,3 +136,26 @@ def test_module_level_evaluate_reuses_one_engine() -> None:
     b = painreason.evaluate(SCIATICA, backend="python")
     assert a == b
     assert "lumbar_radiculopathy" in a.proposed() or a.differential
+
+
+def test_python_engine_takes_dicts_cases_and_mappings_alike(kb: painreason.Knowledge) -> None:
+    from types import MappingProxyType
+
+    engine = painreason.Engine(kb, backend="python")
+    want = engine.evaluate(painreason.Case.from_dict(SCIATICA))
+    assert engine.evaluate(SCIATICA) == want
+    assert engine.evaluate(MappingProxyType(SCIATICA)) == want
+
+
+def test_python_engine_wraps_memory_and_recursion_errors(
+    kb: painreason.Knowledge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = painreason.Engine(kb, backend="python")
+
+    def fail(entries: object) -> None:
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr(engine._fast, "run", fail)
+    with pytest.raises(EngineError, match="engine failed on case 'c1'") as info:
+        engine.evaluate({"id": "c1", "findings": {"low_back_pain": "present"}})
+    assert isinstance(info.value.__cause__, RecursionError)

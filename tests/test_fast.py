@@ -126,7 +126,8 @@ def test_caches_stay_bounded(
         varied = case.model_copy(update={"patient": painreason.Patient(age=float(20 + i % 50))})
         _check(kb, fast, varied)
     built = fast.builder
-    caches = (fast._entries, fast._by_slots, built._shapes, built._matches, built._conclusions)
+    caches = (fast._entries, fast._by_slots, fast._activations, built._shapes, built._matches)
+    caches += (built._conclusions,)
     assert all(len(c) <= 8 for c in (*caches, built._models))
     assert all(len(s.firings) <= _fastresult.FIRINGS_PER_SHAPE for s in built._shapes.values())
 

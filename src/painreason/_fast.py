@@ -153,6 +153,7 @@ class FastEvaluator:
             )
         self._entries: dict[Any, Entry] = {}  # (finding, raw key) -> Entry
         self._by_slots: dict[Any, Entry] = {}  # (finding, frozenset of slots) -> Entry
+        self._activations: dict[frozenset[Lit], _Activation] = {}  # by a finding's truths
         self.builder = ResultBuilder(kb)
 
     def _activate(self, lits: Iterable[Lit]) -> _Activation:
@@ -184,7 +185,12 @@ class FastEvaluator:
             v = pred_truth(pred, spec, obs)
             if v is not None:
                 truths[g] = v
-        act = self._activate(truths.items())
+        # values that differ (a new number) often decide the same truths: one activation
+        key = frozenset(truths.items())
+        act = self._activations.get(key)
+        if act is None:
+            act = self._activate(truths.items())
+            remember(self._activations, key, act)
         return Entry(
             finding=finding,
             slots=MappingProxyType(dict(slots)),
@@ -291,24 +297,25 @@ class FastEvaluator:
         true_facts: list[str] = []
         false_facts: dict[str, frozenset[Support]] = {}
         if pending:
+            facts = self._facts
             heap = sorted(pending)  # a sorted list is a heap
+            pop, push = heapq.heappop, heapq.heappush
             done: set[int] = set()
             while heap:
-                p = heapq.heappop(heap)
+                p = pop(heap)
                 if p in done:
                     continue
                 done.add(p)
-                fact, derivers, negated, on_true, on_false = self._facts[p]
-                any_true = False
+                fact, derivers, negated, on_true, on_false = facts[p]
+                act = None
                 for r in derivers:
                     if r in hold:  # a rule not woken cannot be true
                         got = fire[r](t)
                         if got:
                             fired[ids[r]] = got
-                            any_true = True  # keep going: every true deriver fires
-                if any_true:
+                            act = on_true  # keep going: every true deriver fires
+                if act is not None:
                     true_facts.append(fact)
-                    act = on_true
                 elif negated and self._all_false(derivers, t):
                     neg: set[Support] = set()
                     for r in derivers:
@@ -317,17 +324,20 @@ class FastEvaluator:
                     act = on_false
                 else:
                     continue
-                t.update(act.truths)
-                wake += act.conclude
-                hold.update(act.derive)
+                if act.truths:
+                    t.update(act.truths)
+                if act.conclude:
+                    wake += act.conclude
+                if act.derive:
+                    hold.update(act.derive)
                 for q in act.facts:
                     if q not in done:
-                        heapq.heappush(heap, q)
-        for r in set(wake):
+                        push(heap, q)
+        for r in set(wake) if len(wake) > 1 else wake:
             got = fire[r](t)
             if got:
                 fired[ids[r]] = got
-        return Outcome(fired=fired, true_facts=frozenset(true_facts), false_facts=false_facts)
+        return Outcome(fired, frozenset(true_facts), false_facts)
 
     def _all_false(self, derivers: tuple[int, ...], t: Leaves) -> bool:
         false = self._false

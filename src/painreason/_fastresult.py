@@ -106,6 +106,8 @@ class ResultBuilder:
     def __init__(self, knowledge: Knowledge) -> None:
         self.kb = kb = knowledge
         self._actions: dict[str, _Actions | None] = {r.id: _digest(kb, r.id) for r in kb.rules}
+        # rules that only derive facts change no conclusion: they are left out of the key
+        self._acting = frozenset(r for r, acts in self._actions.items() if acts is not None)
         self._shapes: dict[frozenset[Support], _Shape] = {}
         self._matches: dict[Any, Match] = {}
         self._conclusions: dict[frozenset[str], _Conclusions] = {}
@@ -158,10 +160,10 @@ class ResultBuilder:
                 used |= shape.used
                 pending.extend(shape.needed_false)
             false_facts = dict(sorted(false_facts.items()))
-        key = frozenset(order)
+        key = self._acting.intersection(order)
         conclusions = self._conclusions.get(key)
         if conclusions is None:
-            conclusions = self._conclude(order)
+            conclusions = self._conclude(sorted(key))
             remember(self._conclusions, key, conclusions)
         values = self._template.copy()  # every field, in the model's order
         (

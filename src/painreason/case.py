@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -98,6 +98,11 @@ class Case(BaseModel):
     @classmethod
     def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, item in value.items():
+            kind = type(item)
+            if kind is str or item is None or kind is bool or kind is int:
+                continue  # the usual values, without a call per value
+            if kind is float and math.isfinite(item):
+                continue
             _check_json(item, key, 0)
         return value
 
@@ -161,9 +166,86 @@ def _check_json(value: Any, key: str, depth: int) -> None:
         raise ValueError(f"finding {key!r}: unsupported value type {type(value).__name__}")
 
 
+_CASE_KEYS = frozenset({"id", "patient", "findings"})
+_PATIENT_KEYS = frozenset({"age", "sex"})
+
+
+def _plain(data: dict[str, Any]) -> Case | None:
+    """The Case that validating ``data`` gives, when every part of it is of a plain kind that
+    validation accepts as is; None otherwise, and the full validator then runs (and reports
+    the errors: this path never raises).
+
+    Same values, same ``model_fields_set`` (of the patient too), same shared default patient
+    as :meth:`Case.model_validate`, at about a fifth of its cost; the tests compare both.
+    """
+    if not data.keys() <= _CASE_KEYS:
+        return None
+    case_id = data.get("id")
+    if case_id is not None and (type(case_id) is not str or len(case_id) > 200):
+        return None
+    findings = data.get("findings", _NO_FINDINGS)
+    if type(findings) is not dict:
+        return None
+    for key, item in findings.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        if kind is str or item is None or kind is bool or kind is int:
+            continue
+        if kind is float and math.isfinite(item):
+            continue
+        try:
+            _check_json(item, key, 0)
+        except (ValueError, RecursionError):
+            return None
+    if "patient" in data:
+        given = data["patient"]
+        if type(given) is not dict or not given.keys() <= _PATIENT_KEYS:
+            return None
+        age = given.get("age")
+        if age is not None:
+            kind = type(age)
+            if kind is not float and kind is not int:
+                return None
+            if not 0 <= age <= 120:  # also refuses nan
+                return None
+            age = float(age)
+        sex = given.get("sex")
+        if sex is not None and (type(sex) is not str or sex not in ("female", "male")):
+            return None
+        patient = _new(Patient, {"age": age, "sex": sex}, set(given), None)
+    else:
+        patient = _DEFAULT_PATIENT
+    values = {"id": case_id, "patient": patient, "findings": dict(findings)}
+    return _new(Case, values, set(data), {"_doc": None})
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _new(model: type[_M], values: dict[str, Any], given: set[str], private: Any) -> _M:
+    """A model instance from values already valid, as validation stores them (what
+    ``model_construct`` does, without its per-field work)."""
+    made = model.__new__(model)
+    setattr_ = object.__setattr__
+    setattr_(made, "__dict__", values)
+    setattr_(made, "__pydantic_fields_set__", given)
+    setattr_(made, "__pydantic_extra__", None)
+    setattr_(made, "__pydantic_private__", private)
+    return made
+
+
+_NO_FINDINGS: dict[str, Any] = {}
+
+
 def _build(data: Any, doc: Document | None, source: str) -> Case:
     if isinstance(data, Case):
         return data
+    if type(data) is dict:
+        case = _plain(data)
+        if case is not None:
+            case._doc = doc
+            return case
     if not isinstance(data, dict):
         problem = Problem(
             "bad-case",
@@ -195,6 +277,9 @@ def _build(data: Any, doc: Document | None, source: str) -> Case:
         raise CaseError(problems) from None
     case._doc = doc
     return case
+
+
+_DEFAULT_PATIENT: Patient = Case.model_fields["patient"].default
 
 
 @dataclass(frozen=True, slots=True)

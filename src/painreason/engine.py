@@ -133,6 +133,7 @@ class Engine:
                 "(it supports CPython 3.11 and 3.12); use backend='python'"
             )
         self.backend: Literal["durable", "python", "reference"] = backend
+        self._python = backend == "python"
         self._fast = FastEvaluator(self.knowledge)
         self._runner: _DurableRunner | None = None
         self._lock = threading.Lock()
@@ -172,8 +173,16 @@ class Engine:
         CaseError
             When the case does not fit the vocabulary.
         """
-        case = as_case(case)
+        if type(case) is not Case:
+            case = as_case(case)
         fast = self._fast
+        if self._python:  # the usual path, with no other branch
+            entries = fast.observe(case)
+            try:
+                outcome = fast.run(entries)
+            except (MemoryError, RecursionError) as exc:
+                raise EngineError(f"engine failed on case {case.id!r}: {exc!r}") from exc
+            return fast.result(case, entries, outcome)
         if self.backend == "reference":
             obs, entries = observe(case, self.knowledge), list[Entry]()
         else:
@@ -198,6 +207,8 @@ def as_case(case: CaseInput) -> Case:
     """Accept a Case, a mapping or a path to a case file."""
     if isinstance(case, Case):
         return case
+    if type(case) is dict:  # from_dict copies what it keeps: no copy needed here
+        return Case.from_dict(case)
     if isinstance(case, str | Path):
         return Case.from_file(case)
     # anything else (None, a list) reaches from_dict, which refuses it with a CaseError
