@@ -5,7 +5,9 @@ The durable backend is run once per case with a recorder on the adapter, which k
 fact texts sent to durable (findings, absent scopes, derived facts, chain facts of long
 clauses) and the durable rules that fired. :class:`RawDurable` then replays those texts on
 a fresh durable host holding the same JSON rulesets, whose actions only note the rule that
-fired, in two ways:
+fired. Actions run through durable's own Python machinery (``Ruleset.do_actions``: a Closure
+per action, the session state parsed, serialised and re-asserted), as in a plain
+durable-rules program; the adapter runs them with a leaner loop of the same C calls. Two ways:
 
 - ``fresh``: what a plain durable-rules program does: a new session per case (its sentinel
   fact first, so that ``delete_state`` cannot crash), the facts, then ``delete_state``;
@@ -84,9 +86,19 @@ class RawDurable:
 
         return action
 
+    def _assert(self, name: str, text: str) -> None:
+        """durable's own assert: the C call, then ``do_actions`` (a plain program's path)."""
+        ruleset = self.host._ruleset_directory[name]
+        code, state_handle = self.core.assert_fact(ruleset._handle, text)
+        if code == 0:
+            errors: list[Any] = []
+            ruleset.do_actions(state_handle, lambda error, state: errors.append(error))
+            if not errors or errors[0]:
+                raise RuntimeError(f"durable action failed: {errors}")
+
     def _sentinel(self, sid: str) -> None:
         for name in self.names:
-            self.host.assert_json(name, f'{{"sid":"{sid}","id":"open","@pr":"open"}}')
+            self._assert(name, f'{{"sid":"{sid}","id":"open","@pr":"open"}}')
 
     @staticmethod
     def _as(sid: str, text: str) -> str:
@@ -99,7 +111,7 @@ class RawDurable:
         sid = f"@r{next(self._sids)}"
         self._sentinel(sid)
         for shard, text in calls:
-            self.host.assert_json(self.names[shard], self._as(sid, text))
+            self._assert(self.names[shard], self._as(sid, text))
         for name in self.names:
             self.host.delete_state(name, sid)
         return frozenset(self.fired)
@@ -112,7 +124,7 @@ class RawDurable:
             self._sentinel(self._open)
         sent = [(shard, self._as(self._open, text)) for shard, text in calls]
         for shard, text in sent:
-            self.host.assert_json(self.names[shard], text)
+            self._assert(self.names[shard], text)
         for shard, text in reversed(sent):
             self.core.retract_fact(self.handles[shard], text)
         return frozenset(self.fired)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import math
 import operator
 import os
 import random
@@ -419,13 +420,45 @@ def test_an_exception_reported_in_the_state_is_raised(monkeypatch: pytest.Monkey
         assert session.assert_facts([_finding(3)]) == []  # None: no action ran, which is fine
 
 
-def test_matched_facts_reach_actions_as_content_objects() -> None:
-    from durable import engine
+def test_actions_get_the_matched_frames_as_plain_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the adapter's own action loop: no Closure, no session state parsed or re-asserted
+    rs = DurableRuleset(CLAUSES)
+    seen: list[Any] = []
+    fire = rs._fire
 
-    content = engine.Content({"id": "x", "t@s": "f"})
-    with pytest.raises(TypeError):
-        dict(content)
-    assert _durable._frame(content) == {"id": "x", "t@s": "f"}
+    def spy(index: int, c: Any) -> None:
+        seen.append(c)
+        fire(index, c)
+
+    monkeypatch.setattr(rs, "_fire", spy)
+    assert rs.run([_finding(1, v=6)]) == [("a_high", ("f1",))]
+    assert all(type(c) is dict for c in seen)
+    assert any(c["p0"].get("code@s") == "c1" for c in seen), seen
+
+
+def test_encoded_facts_are_cached_by_value_and_type() -> None:
+    # True == 1 == 1.0 and hash alike: the cache must keep them apart
+    ruleset = DurableRuleset(CLAUSES)
+    for _ in range(2):
+        for value in (True, 1, 1.0, "1"):
+            fired = ruleset.run([{"id": "x", "t": "f", "present": value}])
+            assert fired == ([("flag", ("x",))] if value is True else []), value
+    assert sum(k[0][0] == ("id", "x") for k in ruleset._encoded) == 4
+    with pytest.raises(ValueError, match="bad field 'v'"):
+        ruleset.run([{"id": "y", "t": "f", "v": math.nan}])
+    assert not any(k[0][0] == ("id", "y") for k in ruleset._encoded)
+
+
+def test_an_action_past_its_lease_fails_the_case_not_later_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rs = DurableRuleset(CLAUSES)
+    monkeypatch.setattr(_durable, "_LEASE", -1.0)  # every action "outlives" its lease
+    with pytest.raises(EngineError, match="lease expired"):
+        rs.run([_finding(1, v=6)])
+    monkeypatch.undo()
+    assert not rs._live
+    assert rs.run([_finding(1, v=6)]) == [("a_high", ("f1",))]
 
 
 def test_durable_errors_are_translated() -> None:

@@ -59,6 +59,8 @@ Clause = tuple[Pattern, ...]
 Firing = tuple[str, tuple[str, ...]]
 _T = tuple[str, str, Any]  # an encoded test: (durable property, op, canonical value)
 _Pat = tuple[_T, ...]
+# an encoded fact: id, content (field -> kind, value), fields per ruleset, problems, tested count
+_Encoded = tuple[str, dict[str, tuple[str, Any]], list[str], list[str], int]
 
 # Limits of the C core (src/rules/*.h, *.c), each probed on 2.0.28.
 _MAX_FRAMES = 16  # MAX_MESSAGE_FRAMES: facts one rule joins (error 304, at assert time only)
@@ -71,6 +73,8 @@ _MAX_FIELDS = 250  # MAX_OBJECT_PROPERTIES is 255, id and sid included (error 30
 _MAX_STRING = 65_534  # strings are compared with 16-bit lengths: longer ones compare wrongly
 _MAX_INT = 2**53  # ints are compared with floats as doubles: exact up to 2**53
 _POOL = 4  # idle sessions a ruleset keeps for reuse (reuse_sessions=True)
+_LEASE = 10  # seconds an action may run before durable's own loop gives it up
+_CACHE = 65_536  # encoded facts a ruleset keeps (cleared when full)
 _FANOUT = 16  # more 'eq' values than this on one property get a bucket test in front
 
 _OPS = {"eq": "", "ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
@@ -93,6 +97,8 @@ _CODES = {  # durable's rules.h: the codes that could still surface through this
 }
 _CAPACITY_CODES = {101, 106, 107, 108, 112, 113, 302, 303, 304, 313, 314}
 _ruleset_numbers = itertools.count()
+_PLAIN = frozenset({str, int, float, bool})
+_ALIASES = tuple(f"p{i}" for i in range(_MAX_FRAMES))
 
 
 def available() -> bool:
@@ -157,18 +163,35 @@ def _backend() -> Any:
             return list(definitions)
 
         def assert_json(self, name: str, text: str) -> tuple[int, Any]:
-            """Assert one fact, run its actions now; return (durable result code, state)."""
-            ruleset = self._ruleset_directory[name]
-            code, state_handle = core.assert_fact(ruleset._handle, text)
+            """Assert one fact, run its actions now; return (durable result code, state).
+
+            Not durable's ``do_actions``: per action, it parses the session state, wraps it
+            and the frames in a Closure and a Promise, then serialises the state back and
+            re-asserts it (``update_state``), although no action here reads or changes it.
+            This loop makes the same C calls to start and complete each action, and hands the
+            action the matched frames alone (``{"p0": {...}, ...}``).
+            """
+            handle = self._ruleset_directory[name]._handle
+            code, state_handle = core.assert_fact(handle, text)
             if code != 0:  # 1: matched nothing (normal), 2: already observed, 3: deferred
                 return code, None
-            outcome: list[tuple[Any, Any]] = []
-            ruleset.do_actions(state_handle, lambda error, state: outcome.append((error, state)))
-            if not outcome:  # an action outlived its 10 s lease: durable abandoned the rest
-                raise EngineError("durable-rules abandoned an action (lease expired)")
-            if outcome[0][0]:
-                raise outcome[0][0]
-            return 0, outcome[0][1]
+            started = core.start_action_for_state(handle, state_handle)
+            messages = started[1] if started else None
+            actions = self._painreason_actions
+            while messages:
+                # one action per call, as durable's own loop takes (its first entry)
+                action, frames = next(iter(json.loads(messages).items()))
+                begun = time.monotonic()
+                try:
+                    actions[action](frames)
+                except BaseException:
+                    core.abandon_action(handle, state_handle)
+                    raise
+                if time.monotonic() - begun > _LEASE:  # durable may have handed it on
+                    core.abandon_action(handle, state_handle)
+                    raise EngineError("durable-rules abandoned an action (lease expired)")
+                messages = core.complete_and_start_action(handle, state_handle)
+            return 0, None
 
     return SimpleNamespace(core=core, Host=Host)
 
@@ -216,11 +239,6 @@ def _json(value: Any) -> str:
         mantissa, exp, power = repr(value).partition("e")
         return f"{mantissa}.0e{power}" if exp and "." not in mantissa else repr(value)
     return int.__repr__(value) if isinstance(value, int) else _quote(value)
-
-
-def _frame(content: Any) -> dict[str, Any]:
-    """A matched fact as a dict: durable passes Content objects, and dict(content) raises."""
-    return dict(content.items())
 
 
 def _show(tests: Sequence[_T]) -> str:
@@ -441,6 +459,7 @@ class DurableRuleset:
             name = self._names[self._shard_of[index]]
             self._definition[name][f"r{index}"] = {"all": rule, "run": f"r{index}"}
             actions[f"r{index}"] = self._action(index)
+        self._encoded: dict[Any, _Encoded] = {}  # fact items and their types -> encoding
         self._lock = threading.Lock()  # one C call at a time, so actions know their session
         self._sink: DurableSession | None = None
         self._live: dict[int, str] = {}  # hash -> sid of the open sessions (idle ones too)
@@ -501,7 +520,7 @@ class DurableRuleset:
             session._opened += 1
             return
         key, pats, chained, final = self._rules[index]
-        mids = [getattr(c, f"p{i}")["id"] for i in range(len(pats))]  # Content["id"]: no copy
+        mids = [c[alias]["id"] for alias in _ALIASES[: len(pats)]]  # c: the matched frames
         ids = tuple(session._user[m] for m in mids[chained:])
         if chained:
             ids = session._chains[mids[0]] + ids
@@ -515,6 +534,25 @@ class DurableRuleset:
         elif (key, ids) not in session._fired:
             session._fired.add((key, ids))
             session._new.append((key, ids))
+
+    def _encode_fact(self, uid: str, fact: Mapping[str, Any]) -> _Encoded:
+        """A fact's content (field -> kind, value), its fields as each ruleset reads them
+        (JSON, buckets included), what is wrong with it, and how many fields are tested."""
+        content = {name: (_kind(value), value) for name, value in fact.items()}
+        bad = [
+            f"bad field {name!r}: {value!r:.40}"
+            for name, (kind, value) in content.items()
+            if not isinstance(name, str) or not _FIELD.fullmatch(name) or not kind
+        ]
+        props = [(f"{n}@{k}", v) for n, (k, v) in content.items()]
+        texts = [[_field_json(p, v, t[p]) for p, v in props if p in t] for t in self._tested]
+        for p, v in props:  # a value no test reads 'eq' gets no bucket: none holds
+            if (bucket := self._buckets.get(p, {}).get(v)) is not None:
+                for t, chosen in zip(self._tested, texts, strict=True):
+                    if p in t:
+                        chosen.append(f'"{p}@b":{bucket}')
+        count = max(map(len, texts))
+        return uid, content, [",".join(t) for t in texts], bad, count
 
     def _send(self, session: DurableSession, shard: int, text: str) -> None:
         code, state = self._host.assert_json(self._names[shard], text)
@@ -701,37 +739,42 @@ class DurableSession:
         """
         if self._state != "open":
             raise EngineError(f"session is {self._state}: use 'with ruleset.session() as s:'")
-        problems, batch, sends, queued, tested = [], dict(self._facts), [], set(), self._rs._tested
-        buckets = self._rs._buckets
+        problems, batch, sends, queued = [], dict(self._facts), [], set()
+        rs = self._rs
+        cache = rs._encoded
         for i, fact in enumerate(facts):
-            uid = fact.get("id") if isinstance(fact, Mapping) else None
-            if not isinstance(uid, str):
-                problems.append(f"fact {i}: must be a mapping with a str 'id' (got {fact!r:.60})")
-                continue
-            content = {name: (_kind(value), value) for name, value in fact.items()}
-            for name, (kind, value) in content.items():
-                if not isinstance(name, str) or not _FIELD.fullmatch(name) or not kind:
-                    problems.append(f"fact {i} ({uid!r}): bad field {name!r}: {value!r:.40}")
-            if batch.setdefault(uid, content) != content:
+            try:  # the types too: True == 1 == 1.0, and each is sent as its own kind
+                key: Any = (tuple(fact.items()), tuple(map(type, fact.values())))
+                hit = cache.get(key)
+            except (AttributeError, TypeError):  # not a mapping, or an unhashable value
+                key, hit = None, None
+            if hit is None:
+                uid = fact.get("id") if isinstance(fact, Mapping) else None
+                if not isinstance(uid, str):
+                    problems.append(
+                        f"fact {i}: must be a mapping with a str 'id' (got {fact!r:.60})"
+                    )
+                    continue
+                hit = rs._encode_fact(uid, fact)
+                if hit[3]:
+                    problems.extend(f"fact {i} ({uid!r}): {bad}" for bad in hit[3])
+                elif key is not None and _PLAIN.issuperset(key[1]):  # no subclass: exact ==
+                    if len(cache) >= _CACHE:
+                        cache.clear()
+                    cache[key] = hit
+            uid, content, per_shard, _, count = hit
+            if (old := batch.setdefault(uid, content)) is not content and old != content:
                 problems.append(f"fact {i} ({uid!r}): differs from the fact asserted with this id")
             elif uid not in self._facts and uid not in queued:
                 queued.add(uid)
-                props = [(f"{n}@{k}", v) for n, (k, v) in content.items()]
-                texts = [[_field_json(p, v, t[p]) for p, v in props if p in t] for t in tested]
-                for p, v in props:  # a value no test reads 'eq' gets no bucket: none holds
-                    if (bucket := buckets.get(p, {}).get(v)) is not None:
-                        for t, chosen in zip(tested, texts, strict=True):
-                            if p in t:
-                                chosen.append(f'"{p}@b":{bucket}')
-                sends.append((uid, [",".join(t) for t in texts]))
-                if (count := max(map(len, texts))) > _MAX_FIELDS:
+                sends.append((uid, per_shard))
+                if count > _MAX_FIELDS:
                     raise CapacityError(
                         f"fact {uid!r} has {count} fields that clauses test (limit {_MAX_FIELDS}:"
                         " durable-rules error 302); fix: split it into smaller facts"
                     )
         if problems:
             raise ValueError("invalid facts:\n  " + "\n  ".join(problems))
-        rs = self._rs
         with rs._lock:
             rs._sink, self._state = self, "failed"
             try:
