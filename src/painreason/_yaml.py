@@ -1,8 +1,11 @@
 """Safe YAML and JSON reading with source positions.
 
-Rule, knowledge and case files are data: they are read with ruamel.yaml's round-trip
-loader, which keeps the line and column of every key and item, speaks YAML 1.2 (``no``
-stays a string), refuses duplicate keys and never constructs Python objects from tags.
+Rule, knowledge and case files are data, read as ruamel.yaml's round-trip loader reads them
+(:mod:`painreason._yaml_rt`, the reference): with the line and column of every key and item,
+in YAML 1.2 (``no`` stays a string), refusing duplicate keys and never constructing Python
+objects from tags. Most files are read by a reader built on libyaml's events
+(:mod:`painreason._yaml_fast`), about thirty times faster, which gives the same data and
+positions and leaves to ruamel every file it cannot promise that for, errors included.
 Documents are bounded in size and in expanded node count, so an alias bomb is refused
 instead of being expanded.
 """
@@ -10,7 +13,6 @@ instead of being expanded.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import math
 import re
@@ -18,15 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+from . import _yaml_fast
 from .errors import Problem
 
 # ruamel's round-trip loader costs about 100 us a node and is quadratic on very long
-# comments: these bounds keep the worst file to seconds (the bundled knowledge, 25 files,
-# has 14,000 nodes, 17 kB in its largest file).
+# comments: these bounds keep the worst file it reads to seconds (the bundled knowledge,
+# 35 files, has 9,300 nodes, 17 kB in its largest file).
 MAX_FILE_BYTES = 1_000_000
 MAX_LINE = 100_000
 MAX_NODES = 30_000
@@ -34,14 +33,11 @@ MAX_DEPTH = 64
 
 Loc = Sequence[str | int]
 _SCALARS = (str, int, float, bool, type(None), datetime.date)
-SAFE_TAGS = frozenset(
-    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
-)
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed file: plain Python data plus the round-trip tree for positions."""
+    """A parsed file: plain Python data plus a tree of positions (either reader's)."""
 
     path: str
     data: Any
@@ -65,52 +61,33 @@ class DocumentError(Exception):
         super().__init__(str(problem))
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    return yaml
-
-
 def parse(text: str, path: str) -> Document:
     """Parse YAML (JSON is YAML) text into a :class:`Document`.
+
+    The fast reader reads it when it can promise the reference's result; otherwise (and for
+    every error) ruamel's round-trip loader does.
 
     Raises
     ------
     DocumentError
         On a syntax error, a duplicate key, a tag that would build an object, an
         oversized or over-deep document.
+
+    Examples
+    --------
+    >>> doc = parse("rules:\\n  - id: a\\n    when: {finding: fever, present: yes}\\n", "r.yaml")
+    >>> doc.data
+    {'rules': [{'id': 'a', 'when': {'finding': 'fever', 'present': 'yes'}}]}
+    >>> doc.position(("rules", 0, "when", "present"))
+    (3, 37)
     """
     _precheck(text, path)
-    try:
-        tree = _yaml().load(io.StringIO(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        reason = (exc.problem or exc.context or "invalid YAML").strip()
-        code = "yaml-syntax"
-        if "constructor" in reason or "tag" in reason:
-            code = "yaml-unsafe-tag"
-            reason = f"tags that build objects are not allowed ({reason})"
-        elif "duplicate key" in reason or "found duplicate" in str(exc):
-            code = "yaml-duplicate-key"
-            reason = "duplicate key: " + reason
-        raise DocumentError(Problem(code, reason, file=path, line=line, col=col)) from None
-    except Exception as exc:
-        # ruamel's constructors raise AttributeError, IndexError or KeyError on some
-        # malformed input ("!!set " alone, "!!int "), a warning under -W error ("&a" twice),
-        # RecursionError on deep nesting: whatever it raises, the file is not valid YAML.
-        if isinstance(exc, YAMLError | ValueError):
-            detail = f"invalid YAML ({str(exc)[:300]})"
-        else:
-            detail = (
-                f"invalid YAML: the parser failed ({type(exc).__name__}); check explicit "
-                "tags (!!int, !!set) with no value and anchors (&name) given twice"
-            )
-        raise DocumentError(Problem("yaml-syntax", detail, file=path)) from None
-    counter = [0]
-    data = _plain(tree, path, counter, 0)
-    return Document(path=path, data=data, tree=tree)
+    fast = _yaml_fast.read(text, MAX_NODES, MAX_DEPTH)
+    if fast is not None:
+        return Document(path=path, data=fast[0], tree=_Positions(fast[1]))
+    from . import _yaml_rt  # ruamel is imported only for the files that need it
+
+    return _yaml_rt.parse(text, path)
 
 
 def _precheck(text: str, path: str) -> None:
@@ -140,9 +117,34 @@ def _precheck(text: str, path: str) -> None:
             "file-too-large",
             f"file must hold at most {MAX_NODES:,} values (got about {nodes:,}); split it",
         )
-    if max(_flow_depth(text), _block_depth(text)) > MAX_DEPTH:
+    # each exact depth only when a cheap bound of it is over the limit
+    if (_flow_bound(text) > MAX_DEPTH and _flow_depth(text) > MAX_DEPTH) or (
+        _block_bound(text) > MAX_DEPTH and _block_depth(text) > MAX_DEPTH
+    ):
         # ruamel recurses per level: seconds, then a RecursionError
         refuse("file-too-deep", f"nesting must be at most {MAX_DEPTH} levels deep")
+
+
+# indentation and a leading run of dashes, after each line break (a text is given one first)
+_INDENT = re.compile(r"\n *")
+_DASHES = re.compile(r"\n *(-[- ]*)")
+
+
+def _flow_bound(text: str) -> int:
+    """At least :func:`_flow_depth`: the number of opening brackets."""
+    return text.count("[") + text.count("{")
+
+
+def _block_bound(text: str) -> int:
+    r"""At least :func:`_block_depth`, and cheaper: the number of distinct indentations (its
+    stack holds increasing ones) plus the longest run of dashes and spaces opening a line.
+
+    >>> _block_bound("a:\n  b:\n    - - c\n  d: 1\n")
+    7
+    """
+    lines = "\n" + text
+    indents = len(set(_INDENT.findall(lines)))
+    return indents + max(map(len, _DASHES.findall(lines)), default=0)
 
 
 def _block_depth(text: str) -> int:
@@ -190,103 +192,44 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def _plain(
-    node: Any, path: str, counter: list[int], depth: int, at: tuple[int, int] | None = None
-) -> Any:
-    """Plain data of a round-trip node; ``at`` is its 0-based (line, col) where known."""
-    counter[0] += 1
-    if counter[0] > MAX_NODES:
-        raise DocumentError(
-            Problem(
-                "file-too-large",
-                f"document must expand to at most {MAX_NODES:,} nodes (aliases count each time)",
-                file=path,
-            )
-        )
-    if isinstance(node, CommentedMap | CommentedSeq):
-        at = (node.lc.line, node.lc.col)
-    if depth > MAX_DEPTH:
-        _raise_problem(
-            "file-too-deep", f"nesting must be at most {MAX_DEPTH} levels deep", path, at
-        )
-    tag = getattr(getattr(node, "tag", None), "value", None)
-    if tag is not None and tag not in SAFE_TAGS:
-        _raise_problem(
-            "yaml-unsafe-tag",
-            f"YAML tags are not allowed in painreason files (got {tag!r}); write plain data",
-            path,
-            at,
-        )
-    if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            pos = node.lc.value(k) if isinstance(node, CommentedMap) else at
-            if not isinstance(k, _SCALARS):  # a complex key (``? [a, b]``) gives a tuple
-                _raise_problem("yaml-syntax", "mapping keys must be plain scalars", path, pos)
-            out[k if isinstance(k, str) else str(k)] = _plain(v, path, counter, depth + 1, pos)
-        return out
-    if isinstance(node, list):
-        return [
-            _plain(
-                v,
-                path,
-                counter,
-                depth + 1,
-                node.lc.item(i) if isinstance(node, CommentedSeq) else at,
-            )
-            for i, v in enumerate(node)
-        ]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        try:
-            float(node)  # every number is compared as a float later
-        except OverflowError:
-            digits = int(node.bit_length() * 0.30103) + 1
-            _raise_problem(
-                "bad-value", f"numbers must be within ±1.8e308 (got ~{digits} digits)", path, at
-            )
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str | datetime.date):  # timestamps keep their text
-        return str(node)
-    # !!binary (bytes), !!set, !!pairs (tuples): standard tags, but not plain data
-    _raise_problem(
-        "yaml-unsafe-tag",
-        f"{type(node).__name__} values are not allowed; write plain data",
-        path,
-        at,
-    )
+@dataclass(frozen=True, slots=True)
+class _Positions:
+    """The fast reader's positions (see :mod:`painreason._yaml_fast`)."""
 
-
-def _raise_problem(code: str, message: str, path: str, at: tuple[int, int] | None) -> NoReturn:
-    line, col = (at[0] + 1, at[1] + 1) if at else (None, None)
-    raise DocumentError(Problem(code, message, file=path, line=line, col=col))
+    root: Any
 
 
 def position(tree: Any, loc: Loc) -> tuple[int | None, int | None]:
-    """1-based (line, col) of ``loc`` in a round-trip tree; falls back to the nearest parent."""
-    node = tree
-    pos: tuple[int, int] | None = None
-    if isinstance(node, CommentedMap | CommentedSeq):
-        pos = (node.lc.line, node.lc.col)
+    """1-based (line, col) of ``loc`` in a parsed tree; falls back to the nearest parent.
+
+    A collection's own position when it is a mapping's value is its key's, unless it is empty;
+    a scalar's is the value's.
+    """
+    if not isinstance(tree, _Positions):
+        if tree is None or isinstance(tree, _SCALARS):
+            return None, None
+        from . import _yaml_rt
+
+        return _yaml_rt.position(tree, loc)
+    node = tree.root
+    if node is None:
+        return None, None
+    line, col = node[0], node[1]
     for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            child = node[part]
-            if isinstance(child, CommentedMap | CommentedSeq) and len(child):
-                pos = node.lc.key(part)
-            else:
-                pos = node.lc.value(part)
-            node = child
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            pos = node.lc.item(part)
-            node = node[part]
+        if node is None:
+            break
+        kids = node[2]
+        if type(kids) is dict:
+            entry = kids.get(part) if isinstance(part, str) else None
+            if entry is None:
+                break
+            node = entry[4]
+            line, col = (entry[0], entry[1]) if node is not None and node[2] else entry[2:4]
+        elif isinstance(part, int) and 0 <= part < len(kids):
+            line, col, node = kids[part]
         else:
             break
-    if pos is None:
-        return None, None
-    return pos[0] + 1, pos[1] + 1
+    return line + 1, col + 1
 
 
 def json_safe(value: Any) -> bool:
