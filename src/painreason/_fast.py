@@ -30,6 +30,7 @@ from typing import Any
 
 from ._fastcompile import Leaves, Lit, compile_rules, needed_literals, negated_facts, triggers
 from ._fastresult import ResultBuilder, remember
+from ._logic import COMPARISONS
 from ._outcome import Outcome, Support
 from ._reference import pred_truth
 from .case import Case, Observations, Slot, SlotValue, _Reader, observe
@@ -154,6 +155,7 @@ class FastEvaluator:
         self._entries: dict[Any, Entry] = {}  # (finding, raw key) -> Entry
         self._by_slots: dict[Any, Entry] = {}  # (finding, frozenset of slots) -> Entry
         self._activations: dict[frozenset[Lit], _Activation] = {}  # by a finding's truths
+        self._tests_of: dict[str, list[tuple[Pred, tuple[int, ...], bool]]] = {}
         self.builder = ResultBuilder(kb)
 
     def _activate(self, lits: Iterable[Lit]) -> _Activation:
@@ -177,14 +179,42 @@ class FastEvaluator:
 
     # -- observation ----------------------------------------------------------------------
 
+    def _tests(self, finding: str) -> list[tuple[Pred, tuple[int, ...], bool]]:
+        """The distinct predicates on a finding, each with the leaves it decides and
+        whether it reads the finding's one slot only (then it is computed directly)."""
+        tests = self._tests_of.get(finding)
+        if tests is None:
+            spec = self.kb.findings[finding]
+            one_slot = spec.sides == (None,) and spec.slot_levels == (None,)
+            groups: dict[Any, tuple[Pred, list[int]]] = {}
+            for pred, g in self._preds.get(finding, ()):
+                key = (pred.op, type(pred.value), pred.value, pred.side, pred.level)
+                groups.setdefault(key, (pred, []))[1].append(g)
+            tests = [
+                (pred, tuple(gs), one_slot and pred.side is None and pred.level is None)
+                for pred, gs in groups.values()
+            ]
+            self._tests_of[finding] = tests  # one list per finding of the vocabulary
+        return tests
+
     def _entry(self, finding: str, slots: Mapping[Slot, SlotValue]) -> Entry:
         obs = Observations({finding: slots})
         spec = self.kb.findings[finding]
         truths: dict[int, bool] = {}
-        for pred, g in self._preds.get(finding, ()):
-            v = pred_truth(pred, spec, obs)
+        value = slots.get((None, None))
+        for pred, gs, direct in self._tests(finding):
+            v: bool | None
+            if not direct:
+                v = pred_truth(pred, spec, obs)
+            elif value is None:
+                continue  # not recorded: unknown
+            elif pred.op == "present":
+                v = value is True
+            else:  # what pred_truth gives for a finding of one slot, without its lists
+                v = COMPARISONS[pred.op](value, pred.value)
             if v is not None:
-                truths[g] = v
+                for g in gs:
+                    truths[g] = v
         # values that differ (a new number) often decide the same truths: one activation
         key = frozenset(truths.items())
         act = self._activations.get(key)
@@ -286,11 +316,14 @@ class FastEvaluator:
         hold: set[int] = set()
         pending: set[int] = set()
         for e in entries:
-            if e.truths:
-                t.update(e.truths)
-                wake += e.conclude
-                hold.update(e.derive)
-                pending.update(e.facts)
+            truths = e.truths
+            if truths:
+                t.update(truths)
+                if e.conclude:
+                    wake += e.conclude
+                if e.facts:  # rules that derive (e.derive) derive facts (e.facts)
+                    hold.update(e.derive)
+                    pending.update(e.facts)
         fire = self._fire
         ids = self._rule_ids
         fired: dict[str, frozenset[Support]] = {}
@@ -328,11 +361,11 @@ class FastEvaluator:
                     t.update(act.truths)
                 if act.conclude:
                     wake += act.conclude
-                if act.derive:
+                if act.facts:
                     hold.update(act.derive)
-                for q in act.facts:
-                    if q not in done:
-                        push(heap, q)
+                    for q in act.facts:
+                        if q not in done:
+                            push(heap, q)
         for r in set(wake) if len(wake) > 1 else wake:
             got = fire[r](t)
             if got:

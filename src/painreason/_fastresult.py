@@ -112,14 +112,14 @@ class ResultBuilder:
         self._matches: dict[Any, Match] = {}
         self._conclusions: dict[frozenset[str], _Conclusions] = {}
         self._models: dict[Any, Any] = {}
-        missing = [n for n, f in Result.model_fields.items() if f.is_required() and n not in _BUILT]
-        if missing:  # a field added to Result that this builder does not know yet
-            raise TypeError(f"ResultBuilder does not build Result fields {missing}")
-        self._template: dict[str, Any] = {
-            name: None if name in _BUILT else f.get_default(call_default_factory=True)
-            for name, f in Result.model_fields.items()
-        }
-        self._template["knowledge_version"] = kb.version
+        self._rule_parts: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._leaves: dict[tuple[str, int], tuple[str, str, str]] = {}  # kind, id, predicate
+        for model, names in ((Firing, _FIRING_FIELDS), (Match, _MATCH_FIELDS)):
+            if set(model.model_fields) != names:  # _firing and _match write every field
+                raise TypeError(f"ResultBuilder does not build {model.__name__}'s fields")
+        if tuple(Result.model_fields) != _RESULT_FIELDS:  # result() writes them in this order
+            raise TypeError("ResultBuilder does not build Result's fields")
+        self._version = kb.version
 
     def result(self, case_id: str | None, entries: Sequence[Any], out: Outcome) -> Result:
         """The Result of an outcome; ``entries`` are the case's recorded findings, sorted,
@@ -165,21 +165,23 @@ class ResultBuilder:
         if conclusions is None:
             conclusions = self._conclude(sorted(key))
             remember(self._conclusions, key, conclusions)
-        values = self._template.copy()  # every field, in the model's order
-        (
-            values["red_flags"],
-            values["differential"],
-            values["ruled_out"],
-            values["tests"],
-            values["not_indicated"],
-        ) = conclusions
-        values["case_id"] = case_id
-        values["derived_facts"] = tuple(sorted(out.true_facts))
-        values["firings"] = tuple(firings)
-        values["false_facts"] = false_facts
-        values["findings"] = shown
-        values["unused_findings"] = tuple([e.finding for e in entries if e.finding not in used])
-        values["unread_findings"] = tuple([e.finding for e in entries if not e.read])
+        red_flags, differential, ruled_out, tests, not_indicated = conclusions
+        values = {  # every field, in the model's order (checked when the builder is made)
+            "case_id": case_id,
+            "knowledge_version": self._version,
+            "red_flags": red_flags,
+            "differential": differential,
+            "ruled_out": ruled_out,
+            "tests": tests,
+            "not_indicated": not_indicated,
+            "derived_facts": tuple(sorted(out.true_facts)),
+            "firings": tuple(firings),
+            "false_facts": false_facts,
+            "findings": shown,
+            "unused_findings": tuple([e.finding for e in entries if e.finding not in used]),
+            "unread_findings": tuple([e.finding for e in entries if not e.read]),
+            "next_findings": None,
+        }
         return _assemble(values)
 
     # -- firings --------------------------------------------------------------------------
@@ -207,49 +209,54 @@ class ResultBuilder:
         return shape
 
     def _firing(self, rule_id: str, shape: _Shape, shown: Mapping[str, str]) -> Firing:
-        rule = self.kb.rule_index[rule_id]
-        return _construct(
-            Firing,
-            rule=rule_id,
-            title=rule.title,
-            sources=rule.sources,
-            matched=self._ordered(shape, shown),
-            derives=rule.derives,
-        )
+        fixed = self._rule_parts.get(rule_id)
+        if fixed is None:
+            rule = self.kb.rule_index[rule_id]
+            fixed = self._rule_parts[rule_id] = (rule.title, rule.sources, rule.derives)
+        title, sources, derives = fixed
+        values = {
+            "rule": rule_id,
+            "title": title,
+            "sources": sources,
+            "matched": self._ordered(shape, shown),
+            "derives": derives,
+        }
+        return _new(Firing, values, set(_FIRING_FIELDS))
 
     def _ordered(self, shape: _Shape, shown: Mapping[str, str]) -> tuple[Match, ...]:
-        return tuple(
-            self._match(item, shown.get(f) if f is not None else None)
-            for item, f in zip(shape.items, shape.findings, strict=True)
-        )
+        matches = self._matches
+        out = []
+        for item, f in zip(shape.items, shape.findings, strict=True):
+            observed = shown.get(f) if f is not None else None
+            m = matches.get((item, observed))
+            if m is None:
+                m = self._match(item, observed)
+            out.append(m)
+        return tuple(out)
 
     def _match(self, item: Support, observed: str | None) -> Match:
         key = (item, observed)
         m = self._matches.get(key)
         if m is None:
             rule_id, index, positive = item
-            atom = self.kb.rule_index[rule_id].atoms[index]
-            if isinstance(atom, Pred):
-                m = _construct(
-                    Match,
-                    rule=rule_id,
-                    index=index,
-                    kind="finding",
-                    id=atom.finding,
-                    predicate=atom.describe(),
-                    holds=positive,
-                    observed=observed,
-                )
-            else:
-                m = _construct(
-                    Match,
-                    rule=rule_id,
-                    index=index,
-                    kind="fact",
-                    id=atom.fact,
-                    predicate=atom.describe(),
-                    holds=positive,
-                )
+            leaf = self._leaves.get((rule_id, index))
+            if leaf is None:
+                atom = self.kb.rule_index[rule_id].atoms[index]
+                ident = atom.finding if isinstance(atom, Pred) else atom.fact
+                kind = "finding" if isinstance(atom, Pred) else "fact"
+                leaf = self._leaves[(rule_id, index)] = (kind, ident, atom.describe())
+            kind, ident, predicate = leaf
+            values = {
+                "rule": rule_id,
+                "index": index,
+                "kind": kind,
+                "id": ident,
+                "predicate": predicate,
+                "holds": positive,
+                "observed": observed,  # None for a fact: the default, not given
+            }
+            given = _MATCH_FIELDS if kind == "finding" else _FACT_MATCH_FIELDS
+            m = _new(Match, values, set(given))
             remember(self._matches, key, m)
         return m
 
@@ -480,6 +487,38 @@ def _construct(model: type[_M], **fields: Any) -> _M:
 
 _M = TypeVar("_M", bound=BaseModel)
 _DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+_RESULT_FIELDS = (
+    "case_id",
+    "knowledge_version",
+    "red_flags",
+    "differential",
+    "ruled_out",
+    "tests",
+    "not_indicated",
+    "derived_facts",
+    "firings",
+    "false_facts",
+    "findings",
+    "unused_findings",
+    "unread_findings",
+    "next_findings",
+)
+_FIRING_FIELDS = frozenset({"rule", "title", "sources", "matched", "derives"})
+_MATCH_FIELDS = frozenset({"rule", "index", "kind", "id", "predicate", "holds", "observed"})
+_FACT_MATCH_FIELDS = _MATCH_FIELDS - {"observed"}
+
+
+def _new(model: type[_M], values: dict[str, Any], given: set[str]) -> _M:
+    """A frozen model from all its values, already valid and in field order (see
+    :func:`_construct`)."""
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", values)
+    object.__setattr__(made, "__pydantic_fields_set__", given)
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 def _assemble(values: dict[str, Any]) -> Result:
