@@ -796,3 +796,17 @@ def test_dropped_rulesets_free_their_c_memory() -> None:
         if i % 10 == 9:
             gc.collect()  # rulesets sit in reference cycles with their actions
     assert _rss_mib() - before < 20  # about 1 MB each when never freed
+
+
+def test_the_engine_caches_each_findings_facts_by_its_recorded_slots() -> None:
+    from painreason import _compiler
+    from painreason.case import observe
+    from painreason.golden import load_golden
+
+    kb = painreason.load_knowledge()
+    runner = painreason.Engine(kb, backend="durable")._durable()
+    for _ in range(2):  # filled, then read back
+        for golden in load_golden(kb):
+            obs = observe(golden.case, kb)
+            assert runner._case_facts(obs) == _compiler.case_facts(kb, obs)
+    assert runner._facts

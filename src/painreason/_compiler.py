@@ -288,29 +288,37 @@ def case_facts(kb: Knowledge, obs: Observations) -> list[dict[str, Any]]:
     """The facts asserted for one case: recorded slots and all-absent scopes."""
     facts: list[dict[str, Any]] = []
     for fid, slots in obs.slots.items():
-        for (side, level), value in sorted(
-            slots.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))
-        ):
-            s, lv = side or NONE, level or NONE
-            facts.append(
-                {"id": f"f:{fid}:{s}:{lv}", "t": "f", "n": fid, "s": s, "l": lv, "v": value}
-            )
-        finding = kb.findings[fid]
-        if finding.kind is not FindingKind.BOOLEAN:
-            continue
-        sides = [*finding.sides, ANY] if finding.lateralised else [None]
-        levels = [*finding.slot_levels, ANY] if finding.levels else [None]
-        for s_, l_ in itertools.product(sides, levels):
-            scope = [
-                slots.get((s, lv))
-                for s in finding.sides
-                if s_ in (ANY, None) or s == s_
-                for lv in finding.slot_levels
-                if l_ in (ANY, None) or lv == l_
-            ]
-            if scope and all(v is False for v in scope):
-                s, lv = s_ or NONE, l_ or NONE
-                facts.append({"id": f"a:{fid}:{s}:{lv}", "t": "a", "n": fid, "s": s, "l": lv})
+        facts.extend(finding_facts(kb, fid, slots))
+    return facts
+
+
+def finding_facts(kb: Knowledge, fid: str, slots: Mapping[Any, Any]) -> list[dict[str, Any]]:
+    """The facts of one recorded finding: one per slot, then its all-absent scopes.
+
+    They depend on nothing else in the case, so callers may cache them by ``slots``.
+    """
+    facts: list[dict[str, Any]] = []
+    for (side, level), value in sorted(
+        slots.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))
+    ):
+        s, lv = side or NONE, level or NONE
+        facts.append({"id": f"f:{fid}:{s}:{lv}", "t": "f", "n": fid, "s": s, "l": lv, "v": value})
+    finding = kb.findings[fid]
+    if finding.kind is not FindingKind.BOOLEAN:
+        return facts
+    sides = [*finding.sides, ANY] if finding.lateralised else [None]
+    levels = [*finding.slot_levels, ANY] if finding.levels else [None]
+    for s_, l_ in itertools.product(sides, levels):
+        scope = [
+            slots.get((s, lv))
+            for s in finding.sides
+            if s_ in (ANY, None) or s == s_
+            for lv in finding.slot_levels
+            if l_ in (ANY, None) or lv == l_
+        ]
+        if scope and all(v is False for v in scope):
+            s, lv = s_ or NONE, l_ or NONE
+            facts.append({"id": f"a:{fid}:{s}:{lv}", "t": "a", "n": fid, "s": s, "l": lv})
     return facts
 
 

@@ -52,33 +52,52 @@ class _DurableRunner:
         self.compiled = _compiler.compile_knowledge(kb)
         # sessions are reused between cases: durable's per-session set-up dominates otherwise
         self.ruleset = _durable.DurableRuleset(self.compiled.clauses, reuse_sessions=True)
+        # per clause key: rule id, holds?, its support, the facts its rule derives
+        self._meaning = {
+            key: (rule_id, holds, frozenset((rule_id, i, s) for i, s in leaves), derives)
+            for key, (rule_id, holds, leaves) in self.compiled.meaning.items()
+            for derives in [tuple(kb.rule_index[rule_id].derives)]
+        }
+        self._facts: dict[Any, list[dict[str, Any]]] = {}  # a finding's slots -> its facts
+
+    def _case_facts(self, obs: Observations) -> list[dict[str, Any]]:
+        """``_compiler.case_facts``, from facts cached per finding and recorded slots."""
+        cache, facts = self._facts, []
+        for fid, slots in obs.slots.items():
+            # the types too: True == 1 == 1.0, and the adapter sends each as its own kind
+            key = (fid, tuple(slots.items()), tuple(map(type, slots.values())))
+            found = cache.get(key)
+            if found is None:
+                if len(cache) >= 65_536:
+                    cache.clear()
+                found = cache[key] = self._compiler.finding_facts(self.kb, fid, slots)
+            facts += found
+        return facts
 
     def run(self, obs: Observations) -> Outcome:
         comp = self._compiler
         kb = self.kb
-        meaning = self.compiled.meaning
+        meaning = self._meaning
         negated = self.compiled.negated_facts
         fired: dict[str, set[Support]] = {}
         false_rules: dict[str, set[Support]] = {}
         true_facts: set[str] = set()
         false_facts: dict[str, frozenset[Support]] = {}
         with self.ruleset.session() as session:
-            firings = session.assert_facts(comp.case_facts(kb, obs))
+            firings = session.assert_facts(self._case_facts(obs))
             while firings:
                 new: list[dict[str, Any]] = []
                 for key, _ids in firings:
-                    rule_id, holds, leaves = meaning[key]
-                    support = {(rule_id, i, s) for i, s in leaves}
-                    rule = kb.rule_index[rule_id]
+                    rule_id, holds, support, derives = meaning[key]
                     if holds:
                         fired.setdefault(rule_id, set()).update(support)
-                        for fact in rule.derives:
+                        for fact in derives:
                             if fact not in true_facts:
                                 true_facts.add(fact)
                                 new.append(comp.fact_fact(fact, True))
                         continue
                     false_rules.setdefault(rule_id, set()).update(support)
-                    for fact in rule.derives:
+                    for fact in derives:
                         if fact in negated and fact not in false_facts:
                             derivers = kb.derivers[fact]
                             if all(r.id in false_rules for r in derivers):
