@@ -810,3 +810,16 @@ def test_the_engine_caches_each_findings_facts_by_its_recorded_slots() -> None:
             obs = observe(golden.case, kb)
             assert runner._case_facts(obs) == _compiler.case_facts(kb, obs)
     assert runner._facts
+
+
+def test_a_pooled_session_reuses_its_fact_ids_case_after_case() -> None:
+    rs = DurableRuleset(CLAUSES, reuse_sessions=True)
+    facts = [_finding(1, v=6), _finding(2), _finding(3), {**_finding(3), "id": "g3"}]
+    expected, fewer = rs.run(facts), rs.run(facts[1:])
+    assert expected != fewer
+    grown = len(rs._mid_seq)
+    for _ in range(50):
+        assert rs.run(facts) == expected
+        assert rs.run(facts[1:]) == fewer
+    assert len(rs._mid_seq) == grown  # each case starts where the last one did
+    assert len(rs._idle) == 1

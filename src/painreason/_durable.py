@@ -465,7 +465,8 @@ class DurableRuleset:
         self._live: dict[int, str] = {}  # hash -> sid of the open sessions (idle ones too)
         self._sids = itertools.count()
         self._reuse = reuse_sessions
-        self._idle: list[tuple[str, int, Any, frozenset[int]]] = []  # sid, opened, mids, hashes
+        self._idle: list[tuple[str, int, int, frozenset[int]]] = []  # sid, opened, mid, hashes
+        self._mid_seq: list[tuple[str, int]] = []  # fact ids "0", "1", ... and their hashes
         self._host = backend.Host(actions, self._idle)
         try:  # set_rulesets deletes "run" from what it is given: keep ours intact
             self._host.set_rulesets(copy.deepcopy(self._definition))
@@ -623,7 +624,8 @@ class DurableSession:
         self._facts: dict[str, dict[str, tuple[str, Any]]] = {}  # user id -> kinds and values
         self._user: dict[str, str] = {}  # durable fact id -> user id
         self._hashes: set[int] = set()  # of the durable fact ids in use: durable's identity
-        self._mids = itertools.count()
+        self._next = 0  # the next candidate in the ruleset's sequence of fact ids
+        self._start = 0  # where this session's cases start in it (after its sentinels)
         self._chains: dict[str, tuple[str, ...]] = {}  # chain fact id -> user ids so far
         self._pending: list[tuple[int, str]] = []
         self._fired: set[Firing] = set()
@@ -633,11 +635,21 @@ class DurableSession:
         self._base: frozenset[int] = frozenset()  # hashes in use before the case's facts
 
     def _new_mid(self) -> str:
-        """A durable fact id whose hash no other fact of this session has."""
-        while (key := _fnv1a32(mid := str(next(self._mids)))) in self._hashes:
-            pass
-        self._hashes.add(key)
-        return mid
+        """A durable fact id whose hash no other fact of this session has.
+
+        Ids come from one sequence per ruleset, hashed once; a pooled session starts each
+        case at the same place, its earlier case's facts being retracted, so the ids and
+        the hashes they are checked against are the same every case.
+        """
+        seq, hashes = self._rs._mid_seq, self._hashes
+        while True:
+            if (n := self._next) == len(seq):
+                seq.append((str(n), _fnv1a32(str(n))))
+            self._next = n + 1
+            mid, key = seq[n]
+            if key not in hashes:
+                hashes.add(key)
+                return mid
 
     def __enter__(self) -> DurableSession:
         rs = self._rs
@@ -645,8 +657,8 @@ class DurableSession:
             raise EngineError("a DurableSession can be entered only once")
         with rs._lock:
             if rs._idle:  # a clean session of an earlier case: no set-up to pay again
-                self._sid, self._opened, self._mids, self._base = rs._idle.pop()
-                self._hashes = set(self._base)
+                self._sid, self._opened, self._start, self._base = rs._idle.pop()
+                self._next, self._hashes = self._start, set(self._base)
                 self._state = "open"
                 return self
             if len(rs._live) >= _MAX_SESSIONS:
@@ -673,6 +685,7 @@ class DurableSession:
             finally:
                 rs._sink = None
         self._base = frozenset(self._hashes)  # the session's own facts: kept when pooled
+        self._start = self._next
         self._state = "open"
         return self
 
@@ -698,7 +711,7 @@ class DurableSession:
                     return False
         except Exception:
             return False
-        rs._idle.append((self._sid, self._opened, self._mids, self._base))
+        rs._idle.append((self._sid, self._opened, self._start, self._base))
         self._state, self._opened = "closed", 0
         return True
 
