@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import painreason
 from painreason.errors import KnowledgeError
@@ -91,8 +96,7 @@ def test_unknown_keys_and_actions(tmp_path: Path) -> None:
     assert any("unknown action 'propse'" in m and "(did you mean 'propose'?)" in m for m in msgs)
 
 
-def test_cycle_among_derived_facts_is_refused(tmp_path: Path) -> None:
-    text = """\
+CYCLE = """\
 facts:
   - {id: f0, label: F0, definition: s}
   - {id: f1, label: F1, definition: s}
@@ -100,7 +104,10 @@ rules:
   - {id: a, title: a, when: {derived: f1}, then: [{derive: f0}], sources: [s0]}
   - {id: b, title: b, when: {derived: f0}, then: [{derive: f1}], sources: [s0]}
 """
-    msgs = problems(tmp_path, text)
+
+
+def test_cycle_among_derived_facts_is_refused(tmp_path: Path) -> None:
+    msgs = problems(tmp_path, CYCLE)
     assert any("[fact-cycle]" in m and "f0 -> f1 -> f0" in m for m in msgs)
 
 
@@ -178,3 +185,57 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_bundled_knowledge_loads(kb: painreason.Knowledge) -> None:
     assert kb.rules
     assert all(r.sources for r in kb.rules)
+
+
+FACT_IDS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+
+
+@given(
+    facts=st.lists(FACT_IDS, unique=True),
+    links=st.lists(
+        st.tuples(st.lists(FACT_IDS, max_size=2), st.lists(FACT_IDS, max_size=2)), max_size=6
+    ),
+)
+def test_fact_order_is_networkx_lexicographical_topological_order(
+    facts: list[str], links: list[tuple[list[str], list[str]]]
+) -> None:
+    import networkx as nx
+
+    from painreason.loader import _fact_graph, _fact_order
+
+    rules = [
+        SimpleNamespace(id=f"r{i}", reads_facts=tuple(r), derives=tuple(d))
+        for i, (r, d) in enumerate(links)
+    ]
+    graph = _fact_graph(rules, facts)  # type: ignore[arg-type]
+    got = _fact_order(rules, facts)  # type: ignore[arg-type]
+    if nx.is_directed_acyclic_graph(graph):
+        assert got == tuple(nx.lexicographical_topological_sort(graph))
+    else:
+        assert got is None
+
+
+def test_fact_order_of_partial_knowledge_with_a_cycle_raises_as_networkx_does(
+    tmp_path: Path,
+) -> None:
+    import networkx as nx
+
+    from painreason.loader import load_partial
+
+    root = pack(tmp_path, CYCLE)
+    loaded = load_partial(root / "rules", root / "knowledge")
+    with pytest.raises(nx.NetworkXUnfeasible):
+        _ = loaded.knowledge.fact_order
+
+
+def test_loading_and_evaluating_never_import_networkx() -> None:
+    code = (
+        "import sys, painreason\n"
+        "kb = painreason.load_knowledge()\n"
+        "painreason.Engine(kb, backend='python').evaluate("
+        "{'findings': {'low_back_pain': 'present'}})\n"
+        "assert 'networkx' not in sys.modules\n"
+        "assert painreason.Trace.__module__ == 'painreason.trace'\n"
+        "assert 'networkx' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

@@ -14,6 +14,8 @@ Examples
 'cauda_equina_red_flag'
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from .batch import evaluate_many
 from .case import Case, Patient
 from .engine import Engine, evaluate
@@ -30,9 +32,11 @@ from .errors import (
 from .explain import Explanation, explain
 from .loader import Knowledge, load_knowledge
 from .results import NextFinding, Result
-from .trace import Trace
 from .whatif import ResultDiff, diff_results, next_findings, what_if
 from .whynot import WhyNot, why_not
+
+if _TYPE_CHECKING:
+    from .trace import Trace
 
 __version__ = "0.1.0"
 
@@ -65,3 +69,21 @@ __all__ = [
     "what_if",
     "why_not",
 ]
+
+# Imported on first use: the trace module imports networkx (about 170 ms), which loading
+# knowledge and evaluating cases do not need.
+_LAZY = {"Trace": "trace"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
