@@ -107,17 +107,27 @@ class FastEvaluator:
         fact_leaves: dict[str, list[int]] = {f: [] for f in kb.facts}
         gids_of: list[tuple[int, ...]] = []
         readers: dict[str, int] = {}
-        next_gid = 0
+        gid_of: dict[tuple[Any, ...], int] = {}
         for rule in rules:
-            gids = tuple(range(next_gid, next_gid + len(rule.atoms)))
-            next_gid += len(rule.atoms)
-            gids_of.append(gids)
-            for atom, g in zip(rule.atoms, gids, strict=True):
+            gids: list[int] = []
+            for atom in rule.atoms:
+                # equal leaves (the same test of a finding, the same fact) share one id: they
+                # have one truth on any case, so a case stores it once
                 if isinstance(atom, Pred):
-                    self._preds.setdefault(atom.finding, []).append((atom, g))
+                    key: tuple[Any, ...] = (atom.finding, atom.op, type(atom.value), atom.value)
+                    key += (atom.side, atom.level)
                     readers[atom.finding] = readers.get(atom.finding, 0) + 1
                 else:
-                    fact_leaves[atom.fact].append(g)
+                    key = (atom.fact,)
+                g = gid_of.get(key)
+                if g is None:
+                    g = gid_of[key] = len(gid_of)
+                    if isinstance(atom, Pred):
+                        self._preds.setdefault(atom.finding, []).append((atom, g))
+                    else:
+                        fact_leaves[atom.fact].append(g)
+                gids.append(g)
+            gids_of.append(tuple(gids))
         negated = self.negated = negated_facts(kb)
         cost = dict.fromkeys((g for leaves in fact_leaves.values() for g in leaves), 2)
         for finding, preds in self._preds.items():

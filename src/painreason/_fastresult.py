@@ -373,7 +373,9 @@ class ResultBuilder:
                 if len(asked) == 1
                 else tuple(sorted(asked, key=lambda r: (_RANK[r.urgency], r.rule)))
             )
-            key = ("test", test_id, requested_by)
+            # a rule's requests for a test are fixed: the rules asking stand for them (and
+            # hash far faster than the request models)
+            key = ("test", test_id, tuple([r.rule for r in requested_by]))
             suggestion = models.get(key)
             if suggestion is None:
                 tspec = kb.tests[test_id]
