@@ -163,9 +163,31 @@ def test_simple_numbers_booleans_and_nulls_are_read_fast() -> None:
     assert assert_same_as_reference(text)
 
 
+SHAPES = [
+    *("a: b#c\n", "a: b #c\n", "--- |\n  text\n", "--- >\n  a\n  b\n", "--- 'x'\n", ""),
+    *("a:\n- b\n- c\n", "- - - a\n", "- {a: b, c: [d, e]}\n", "a: [b,\n  c]\n", "[a, b, ]\n"),
+    *("a: {b: c,\n   d: e}\n", "a: 'multi\n  line'\n", 'a: "multi\\\n  line"\n', "{a: 1, }\n"),
+    *("a: b\r\nc: d\r\n", "a: |\r\n  x\r\n  y\r\nb: 1\r\n", "a: >+\n  x\n\n\nb: 1\n"),
+    *("a: |2\n   x\n", "a: |-\n\n  x\n\n", "? a\n: b\n", "-\n  a: 1\n", "- \n  - x\n"),
+    *('a: "\\u00e9\\x41\\t\\/"\n', 'a: "\\N\\_\\L\\P\\e"\n', "a:\n  b\n  c\n", "# c\n"),
+    *("a: 日本語\n日本: 語\n", "a: 🙂\n🙂: b\n", "a: \u00a0\n", "a: x\u00a0y\n", "   \n"),
+    *("a: [&x {b: 1}, *x]\n", "&r {a: 1}\n", "- &a [1]\n- *a\n- &b {x: *a}\n- *b\n"),
+    *("a: >\n  folded\n  text\n\n  para\nb: 1\n", "a: |\n  # not a comment\n"),
+    *("a:\n  - b: 1\n    c: 2\n  - d: 3\n", "seq:\n - a\n -  b\n", "k: " + "v" * 5000 + "\n"),
+]
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_usual_shapes_are_read_fast_as_the_reference_reads_them(text: str) -> None:
+    assert assert_same_as_reference(text)
+
+
 @pytest.mark.parametrize(
     "text",
     [
+        "k" * 1100 + ": v\n",  # a key longer than YAML's 1,024 characters
+        "a: b: c\n",
+        "a: x\n  # comment\n  y\n",
         "a: !!str 1\n",  # tags
         "a: ! x\n",
         "!!map {a: 1}\n",
