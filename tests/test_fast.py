@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import painreason
-from painreason import _fastresult, _reference
+from painreason import _fastcompile, _fastresult, _reference
 from painreason._compiler import negated_facts as compiler_negated
 from painreason._fast import FastEvaluator
 from painreason._fastcompile import _Source, negated_facts
@@ -150,3 +150,16 @@ def test_generated_source_holds_no_text_from_rule_files(kb: painreason.Knowledge
             name = atom.finding if hasattr(atom, "finding") else atom.fact  # type: ignore[union-attr]
             assert name not in text
         assert rule.id not in text
+
+
+def test_a_rule_gives_one_support_object_per_distinct_support(
+    kb: painreason.Knowledge, golden: list[Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = FastEvaluator(kb)
+    first = [fast.run(fast.observe(c)).fired for c in golden]
+    again = [fast.run(fast.observe(c)).fired for c in golden]
+    assert all(a[r] is b[r] for a, b in zip(first, again, strict=True) for r in a)
+    monkeypatch.setattr(_fastcompile, "SUPPORTS_PER_RULE", 0)  # none kept: still equal
+    fresh = FastEvaluator(kb)
+    for case in golden[:40]:
+        _check(kb, fresh, case)

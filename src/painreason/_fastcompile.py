@@ -189,10 +189,13 @@ class _Source:
             self.lines.append(f"    return {constant}")
             self.extra = {constant: frozenset(self._leaves(parts))}
         else:
-            self.lines += ["    out = set()", "    add = out.add"]
+            # the support as bits (leaf j holding: bit 2j+1, known false: bit 2j), then one
+            # frozenset per distinct support: the Result's caches find it by identity
+            self.lines.append("    m = 0")
             for child in parts:  # each part is true: no guard needed at this level
-                self.support(child, True, "    ")
-            self.lines.append("    return frozenset(out)")
+                self.support(child, True, "    ", bits=True)
+            self.lines += [f"    s = s{i}.get(m)", f"    return s if s is not None else m{i}(m)"]
+            self.extra = dict(zip((f"s{i}", f"m{i}"), _interned(self.rule.id), strict=True))
         return self._done(f"f{i}")
 
     def false(self) -> tuple[str, str, dict[str, Any]]:
@@ -264,15 +267,42 @@ class _Source:
         self.count += 1
         return f"n{self.count}"
 
-    def support(self, node: Node, positive: bool, indent: str) -> None:
+    def support(self, node: Node, positive: bool, indent: str, bits: bool = False) -> None:
         if isinstance(node, Pred | FactRef):
-            self.lines.append(f"{indent}add(k{self.i}_{int(node.index)}_{int(positive)})")
+            if bits:
+                self.lines.append(f"{indent}m |= {1 << (2 * int(node.index) + int(positive))}")
+            else:
+                self.lines.append(f"{indent}add(k{self.i}_{int(node.index)}_{int(positive)})")
         elif isinstance(node, Not):
-            self.support(node.child, not positive, indent)
+            self.support(node.child, not positive, indent, bits)
         else:
             for child in node.children:
                 self.lines.append(f"{indent}if {self.names[id(child)]} is {positive}:")
-                self.support(child, positive, indent + "    ")
+                self.support(child, positive, indent + "    ", bits)
+
+
+SUPPORTS_PER_RULE = 1_024
+
+
+def _interned(rule: str) -> tuple[dict[int, frozenset[Support]], Callable[[int], Any]]:
+    """A rule's supports by their bits, and the function that makes a new one (kept while
+    the rule has fewer than ``SUPPORTS_PER_RULE``: memory stays bounded)."""
+    known: dict[int, frozenset[Support]] = {}
+
+    def make(m: int) -> frozenset[Support]:
+        items = []
+        rest, bit = m, 0
+        while rest:
+            if rest & 1:
+                items.append((rule, bit >> 1, bool(bit & 1)))
+            rest >>= 1
+            bit += 1
+        support = frozenset(items)
+        if len(known) < SUPPORTS_PER_RULE:
+            known[m] = support
+        return support
+
+    return known, make
 
 
 # --- closures (the fallback) -------------------------------------------------------------
