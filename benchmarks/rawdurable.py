@@ -87,10 +87,15 @@ class RawDurable:
         return action
 
     def _assert(self, name: str, text: str) -> None:
-        """durable's own assert: the C call, then ``do_actions`` (a plain program's path)."""
+        """durable's own assert: the C call, then ``do_actions`` (a plain program's path).
+
+        ``text`` is one fact, or a JSON list of facts as the adapter batches them per call.
+        """
         ruleset = self.host._ruleset_directory[name]
-        code, state_handle = self.core.assert_fact(ruleset._handle, text)
-        if code == 0:
+        many = text[0] == "["
+        assert_ = self.core.assert_facts if many else self.core.assert_fact
+        code, state_handle = assert_(ruleset._handle, text)
+        if code == 0 or (code == 1 and many):
             errors: list[Any] = []
             ruleset.do_actions(state_handle, lambda error, state: errors.append(error))
             if not errors or errors[0]:
@@ -102,8 +107,8 @@ class RawDurable:
 
     @staticmethod
     def _as(sid: str, text: str) -> str:
-        rest = text.partition(",")[2]  # after '{"sid":"<old>"': the fact
-        return f'{{"sid":"{sid}",{rest}'
+        old = text.partition('"sid":"')[2].partition('"')[0]  # every fact of a call has it
+        return text.replace(f'"sid":"{old}"', f'"sid":"{sid}"')
 
     def run_fresh(self, calls: Sequence[Call]) -> frozenset[int]:
         """One case in a new session, deleted after it."""
@@ -126,5 +131,6 @@ class RawDurable:
         for shard, text in sent:
             self._assert(self.names[shard], text)
         for shard, text in reversed(sent):
-            self.core.retract_fact(self.handles[shard], text)
+            retract = self.core.retract_facts if text[0] == "[" else self.core.retract_fact
+            retract(self.handles[shard], text)
         return frozenset(self.fired)

@@ -321,6 +321,25 @@ def test_unmatched_facts_never_break_a_batch(ruleset: DurableRuleset) -> None:
     assert threading.active_count() == threads  # nothing left for a background thread
 
 
+def test_the_facts_of_one_call_go_to_durable_in_one_batch(
+    ruleset: DurableRuleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = [_finding(i, v=i + 4) for i in range(4)] + [{"id": "u", "t": "nothing"}]
+    with ruleset.session() as session:  # opened before counting: its sentinel is a call
+        sent: list[str] = []
+        send = ruleset._send
+
+        def spy(s: Any, shard: int, text: str) -> None:
+            sent.append(text)
+            send(s, shard, text)
+
+        monkeypatch.setattr(ruleset, "_send", spy)
+        firings = session.assert_facts(facts)
+    assert firings == [("a_and_b", ("f1", "f2")), ("b_not_3", ("f2",))]
+    assert len(sent) == 1
+    assert sent[0].startswith("[")  # the unmatched fact is in it: the others still fire
+
+
 # Pairs of strings with equal FNV-1a 32-bit hashes, found by brute force
 _SAME_HASH = {"ids": ("f6059", "f264602"), "sids": ("@s412399", "@s1102954")}
 

@@ -656,19 +656,26 @@ def test_the_durable_engine_recovers_from_a_failure_mid_case(
     python = painreason.Engine(kb, backend="python")
     durable = painreason.Engine(kb, backend="durable")
     assert [durable.evaluate(c) for c in cases[:20]] == [python.evaluate(c) for c in cases[:20]]
-    real = _durable.DurableRuleset._send
+    core = _durable._backend().core
     calls = [0]
 
-    def flaky(self: Any, *args: Any) -> Any:
-        calls[0] += 1
-        if calls[0] == fail_at:
-            raise MemoryError("injected")
-        return real(self, *args)
+    def flaky(real: Any) -> Any:
+        def call(*args: Any) -> Any:
+            calls[0] += 1
+            if calls[0] == fail_at:
+                raise MemoryError("injected")
+            return real(*args)
 
-    monkeypatch.setattr(_durable.DurableRuleset, "_send", flaky)
-    big = max(cases[20:], key=lambda c: len(c["findings"]))  # asserts enough facts to fail
+        return call
+
+    # the C calls that assert a case's facts and run its actions
+    names = ["assert_fact", "assert_facts", "start_action_for_state", "complete_and_start_action"]
+    for name in names:
+        monkeypatch.setattr(core, name, flaky(getattr(core, name)))
+    big = max(cases[20:], key=lambda c: len(c["findings"]))  # makes enough calls to fail
     with pytest.raises(painreason.EngineError):
         durable.evaluate(big)
-    monkeypatch.setattr(_durable.DurableRuleset, "_send", real)
+    assert calls[0] >= fail_at
+    monkeypatch.undo()
     # every later case, on sessions new or pooled, gives the python result
     assert [durable.evaluate(c) for c in cases] == [python.evaluate(c) for c in cases]

@@ -172,9 +172,10 @@ def _backend() -> Any:
             action the matched frames alone (``{"p0": {...}, ...}``).
             """
             handle = self._ruleset_directory[name]._handle
-            code, state_handle = core.assert_fact(handle, text)
-            if code != 0:  # 1: matched nothing (normal), 2: already observed, 3: deferred
-                return code, None
+            many = text[0] == "["  # a JSON list of facts: 1 when any of them matched nothing
+            code, state_handle = (core.assert_facts if many else core.assert_fact)(handle, text)
+            if code != 0 and (code != 1 or not many):  # 1: matched nothing (normal), 2: already
+                return code, None  # observed, 3: deferred
             started = core.start_action_for_state(handle, state_handle)
             messages = started[1] if started else None
             actions = self._painreason_actions
@@ -191,7 +192,7 @@ def _backend() -> Any:
                     core.abandon_action(handle, state_handle)
                     raise EngineError("durable-rules abandoned an action (lease expired)")
                 messages = core.complete_and_start_action(handle, state_handle)
-            return 0, None
+            return code, None
 
     return SimpleNamespace(core=core, Host=Host)
 
@@ -702,10 +703,11 @@ class DurableSession:
         rs = self._rs
         if not rs._reuse or len(rs._idle) >= _POOL or self._opened != len(rs._names):
             return False
-        retract = _backend().core.retract_fact
+        core = _backend().core
         handles = [rs._host._ruleset_directory[n]._handle for n in rs._names]
         try:
             for shard, text in reversed(self._sent):
+                retract = core.retract_facts if text[0] == "[" else core.retract_fact
                 code = retract(handles[shard], text)
                 if (code[0] if isinstance(code, tuple) else code) not in (0, 1):
                     return False
@@ -791,17 +793,25 @@ class DurableSession:
         with rs._lock:
             rs._sink, self._state = self, "failed"
             try:
+                groups: list[list[str]] = [[] for _ in rs._names]
                 for uid, per_shard in sends:
                     self._facts[uid] = batch[uid]
                     self._user[mid := self._new_mid()] = uid
                     for shard, fields in enumerate(per_shard):
-                        if fields:  # a fact no test reads cannot match: spare the call
-                            text = f'{{"sid":"{self._sid}","id":"{mid}",{fields}}}'
+                        if fields:  # a fact no test reads cannot match: spare it
+                            groups[shard].append(f'{{"sid":"{self._sid}","id":"{mid}",{fields}}}')
+                while True:  # then chain facts of long clauses, asserted outside actions
+                    for shard, group in enumerate(groups):
+                        if group:  # one C call per ruleset: firings do not depend on order
+                            text = group[0] if len(group) == 1 else f"[{','.join(group)}]"
                             self._sent.append((shard, text))
                             rs._send(self, shard, text)
-                    while self._pending:  # chain facts of long clauses, asserted outside actions
-                        self._sent.append(self._pending[-1])
-                        rs._send(self, *self._pending.pop())
+                    if not self._pending:
+                        break
+                    groups = [[] for _ in rs._names]
+                    for shard, text in self._pending:
+                        groups[shard].append(text)
+                    self._pending.clear()
             except PainreasonError:
                 raise
             except Exception as exc:
