@@ -162,6 +162,9 @@ class FastEvaluator:
                     self._activate([(g, False) for g in leaves]),
                 )
             )
+        for p, (_, _, _, on_true, on_false) in enumerate(self._facts):
+            if any(q <= p for q in on_true.facts + on_false.facts):  # run() relies on it
+                raise ValueError(f"fact order is not a dependency order at {self._fact_order[p]}")
         self._entries: dict[Any, Entry] = {}  # (finding, raw key) -> Entry
         self._by_slots: dict[Any, Entry] = {}  # (finding, frozenset of slots) -> Entry
         self._activations: dict[frozenset[Lit], _Activation] = {}  # by a finding's truths
@@ -272,7 +275,14 @@ class FastEvaluator:
         got: dict[str, Entry] = {}
         findings = case.findings
         for finding, raw in findings.items():
-            entry = cache.get((finding, raw) if type(raw) is str else (finding, _freeze(raw)))
+            kind = type(raw)
+            if kind is str:
+                key: tuple[str, Any] = (finding, raw)
+            elif kind is int or kind is float or kind is bool:
+                key = (finding, (kind, raw))  # what _freeze gives, without the call
+            else:
+                key = (finding, _freeze(raw))
+            entry = cache.get(key)
             if entry is None:
                 entry = self._recorded(case, finding, raw, ("findings", finding))
                 if entry is None:
@@ -280,17 +290,18 @@ class FastEvaluator:
             if entry.slots:
                 got[finding] = entry
         patient = case.patient
-        if patient.age is not None or patient.sex is not None:
-            for finding, value in (("age", patient.age), ("sex", patient.sex)):
-                if value is None:
-                    continue
-                if finding in findings:  # given twice: observe() checks they agree
-                    return self._observe_slowly(case)
+        for finding, value in (("age", patient.age), ("sex", patient.sex)):
+            if value is None:
+                continue
+            if finding in findings:  # given twice: observe() checks they agree
+                return self._observe_slowly(case)
+            entry = cache.get((finding, value if type(value) is str else (type(value), value)))
+            if entry is None:
                 entry = self._recorded(case, finding, value, ("patient", finding))
                 if entry is None:
                     return self._observe_slowly(case)
-                if entry.slots:
-                    got[finding] = entry
+            if entry.slots:
+                got[finding] = entry
         return [got[f] for f in sorted(got)]
 
     @staticmethod
@@ -343,12 +354,12 @@ class FastEvaluator:
             facts = self._facts
             heap = sorted(pending)  # a sorted list is a heap
             pop, push = heapq.heappop, heapq.heappush
-            done: set[int] = set()
+            last = -1
             while heap:
                 p = pop(heap)
-                if p in done:
-                    continue
-                done.add(p)
+                if p == last:  # pushed twice: a fact only wakes later ones, so they pop
+                    continue  # in order and a duplicate pops right after its first
+                last = p
                 fact, derivers, negated, on_true, on_false = facts[p]
                 act = None
                 for r in derivers:
@@ -374,8 +385,7 @@ class FastEvaluator:
                 if act.facts:
                     hold.update(act.derive)
                     for q in act.facts:
-                        if q not in done:
-                            push(heap, q)
+                        push(heap, q)
         for r in set(wake) if len(wake) > 1 else wake:
             got = fire[r](t)
             if got:
