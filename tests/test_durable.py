@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import json
 import math
 import operator
 import os
@@ -439,7 +440,9 @@ def test_an_exception_reported_in_the_state_is_raised(monkeypatch: pytest.Monkey
         assert session.assert_facts([_finding(3)]) == []  # None: no action ran, which is fine
 
 
-def test_actions_get_the_matched_frames_as_plain_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_actions_get_the_matched_frames_as_durable_wrote_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # the adapter's own action loop: no Closure, no session state parsed or re-asserted
     rs = DurableRuleset(CLAUSES)
     seen: list[Any] = []
@@ -451,8 +454,17 @@ def test_actions_get_the_matched_frames_as_plain_dicts(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(rs, "_fire", spy)
     assert rs.run([_finding(1, v=6)]) == [("a_high", ("f1",))]
-    assert all(type(c) is dict for c in seen)
-    assert any(c["p0"].get("code@s") == "c1" for c in seen), seen
+    assert all(type(c) is str for c in seen)
+    assert any('"code@s":"c1"' in c for c in seen), seen
+
+
+def test_matched_ids_are_read_from_durables_text_or_parsed() -> None:
+    quoted = '{"r3":{"p0":{"sid":"@s0","id":"7","x@s":"\\"p1\\":{\\"sid\\":\\"@s0\\",'
+    quoted += '\\"id\\":\\"9\\""},"p1":{"sid":"@s0","id":"8","t@s":"f"}}}'
+    assert json.loads(quoted)["r3"]["p0"]["x@s"].startswith('"p1":{"sid":"@s0"')
+    assert _durable._matched_ids(quoted, 2) == ["7", "8"]
+    swapped = '{"r3":{"p1":{"id":"8","sid":"@s0"},"p0":{"sid":"@s0","id":"7"}}}'
+    assert _durable._matched_ids(swapped, 2) == ["7", "8"]  # not the usual shape: parsed
 
 
 def test_encoded_facts_are_cached_by_value_and_type() -> None:

@@ -99,6 +99,8 @@ _CAPACITY_CODES = {101, 106, 107, 108, 112, 113, 302, 303, 304, 313, 314}
 _ruleset_numbers = itertools.count()
 _PLAIN = frozenset({str, int, float, bool})
 _ALIASES = tuple(f"p{i}" for i in range(_MAX_FRAMES))
+_ALIAS_NUMBERS = tuple(str(i) for i in range(_MAX_FRAMES))
+_FRAME_IDS = re.compile(r'"p(\d+)":\{"sid":"[^"]*","id":"([^"]*)"')
 
 
 def available() -> bool:
@@ -169,7 +171,7 @@ def _backend() -> Any:
             and the frames in a Closure and a Promise, then serialises the state back and
             re-asserts it (``update_state``), although no action here reads or changes it.
             This loop makes the same C calls to start and complete each action, and hands the
-            action the matched frames alone (``{"p0": {...}, ...}``).
+            action durable's text of the matched frames, unparsed.
             """
             handle = self._ruleset_directory[name]._handle
             many = text[0] == "["  # a JSON list of facts: 1 when any of them matched nothing
@@ -180,11 +182,11 @@ def _backend() -> Any:
             messages = started[1] if started else None
             actions = self._painreason_actions
             while messages:
-                # one action per call, as durable's own loop takes (its first entry)
-                action, frames = next(iter(json.loads(messages).items()))
+                # '{"<action>":{"p0":{<fact as sent>},...}}': one action per call, as
+                # durable's own loop takes (its first entry); action names hold no quote
                 begun = time.monotonic()
                 try:
-                    actions[action](frames)
+                    actions[messages[2 : messages.index('"', 2)]](messages)
                 except BaseException:
                     core.abandon_action(handle, state_handle)
                     raise
@@ -207,6 +209,20 @@ def _free_ruleset(core: Any, handle: int, idle: list[tuple[str, ...]]) -> None:
         with contextlib.suppress(Exception):  # a finalizer cannot report; the ruleset goes
             core.delete_state(handle, sid)
     core.delete_ruleset(handle)
+
+
+def _matched_ids(message: str, count: int) -> list[str]:
+    """The durable ids of the facts an action matched, in pattern order.
+
+    ``message`` is durable's ``{"<action>":{"p0":{<fact>},"p1":...}}``, each fact the text
+    this adapter sent, which starts with its sid and id. In a JSON text ``"p<n>":{"sid":"``
+    can only open a frame (quotes inside strings are escaped); anything else is parsed.
+    """
+    found = _FRAME_IDS.findall(message)
+    if tuple(alias for alias, _ in found) == _ALIAS_NUMBERS[:count]:
+        return [mid for _, mid in found]
+    frames = next(iter(json.loads(message).values()))
+    return [frames[alias]["id"] for alias in _ALIASES[:count]]
 
 
 def _fnv1a32(text: str) -> int:
@@ -522,7 +538,7 @@ class DurableRuleset:
             session._opened += 1
             return
         key, pats, chained, final = self._rules[index]
-        mids = [c[alias]["id"] for alias in _ALIASES[: len(pats)]]  # c: the matched frames
+        mids = _matched_ids(c, len(pats))
         ids = tuple(session._user[m] for m in mids[chained:])
         if chained:
             ids = session._chains[mids[0]] + ids
