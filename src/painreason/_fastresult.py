@@ -285,7 +285,7 @@ class ResultBuilder:
             for target, rationale in acts.advice:
                 advice.setdefault(target, []).append((rule_id, rationale))
 
-        red_flags: list[RedFlagResult] = []
+        ranked_flags: list[tuple[int, str, RedFlagResult]] = []
         for flag_id, raised in flags.items():
             raised_by: tuple[str, ...]
             if len(raised) == 1:
@@ -306,14 +306,15 @@ class ResultBuilder:
                     raised_by=raised_by,
                 )
                 remember(models, key, flag)
-            red_flags.append(flag)
-        red_flags.sort(key=lambda f: (_RANK[f.urgency], f.id))
+            ranked_flags.append((_RANK[urgency], flag_id, flag))
+        ranked_flags.sort()  # by urgency, then id (ids differ: models are never compared)
+        red_flags = [flag for *_, flag in ranked_flags]
         flagged: dict[str, list[str]] = {}
         for flag in red_flags:
             for cond in flag.conditions:
                 flagged.setdefault(cond, []).append(flag.id)
 
-        differential: list[ConditionResult] = []
+        ranked: list[tuple[int, int, int, int, str, ConditionResult]] = []
         ruled_out: list[RuledOut] = []
         for cond_id in sorted(proposals.keys() | refutations.keys()):
             support = proposals.get(cond_id, [])
@@ -355,18 +356,20 @@ class ResultBuilder:
                     icd10cm=cspec.icd10cm,
                 )
                 remember(models, key, condition)
-            differential.append(condition)
-        differential.sort(
-            key=lambda c: (
-                0 if c.red_flags else 1,
-                _STRENGTH[c.strength] if c.strength else 3,
-                1 if c.status == "contested" else 0,
-                -len(c.supporting),
-                c.id,
+            ranked.append(
+                (
+                    0 if flagging else 1,
+                    _STRENGTH[strongest] if strongest else 3,
+                    1 if refuting else 0,  # contested
+                    -len(supporting),
+                    cond_id,
+                    condition,
+                )
             )
-        )
+        ranked.sort()  # ids differ: models are never compared
+        differential = [condition for *_, condition in ranked]
 
-        tests: list[TestSuggestion] = []
+        ranked_tests: list[tuple[int, str, TestSuggestion]] = []
         for test_id, asked in requests.items():
             requested_by = (
                 tuple(asked)
@@ -388,8 +391,9 @@ class ResultBuilder:
                     requested_by=requested_by,
                 )
                 remember(models, key, suggestion)
-            tests.append(suggestion)
-        tests.sort(key=lambda t: (_RANK[t.urgency], t.id))
+            ranked_tests.append((_RANK[requested_by[0].urgency], test_id, suggestion))
+        ranked_tests.sort()
+        tests = [suggestion for *_, suggestion in ranked_tests]
 
         not_indicated: list[NotIndicated] = []
         for target, given in sorted(advice.items()):
