@@ -99,9 +99,10 @@ def test_the_bundled_knowledge_loads_without_ruamel() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_without_libyaml_everything_is_read_by_ruamel_with_the_same_result() -> None:
+@pytest.mark.parametrize("hidden", ["yaml._yaml", "yaml"])
+def test_without_libyaml_everything_is_read_by_ruamel_with_the_same_result(hidden: str) -> None:
     code = (
-        "import sys; sys.modules['yaml._yaml'] = None\n"
+        f"import sys; sys.modules[{hidden!r}] = None\n"
         "import painreason\nfrom painreason import _yaml_fast\n"
         "assert not _yaml_fast.available()\n"
         "print(painreason.load_knowledge().version)"
@@ -379,3 +380,14 @@ def test_depth_bounds_are_never_below_the_depths_they_bound(text: str) -> None:
     # the precheck skips the exact depths when these bounds are within the limit
     assert _yaml._flow_depth(text) <= _yaml._flow_bound(text)
     assert _yaml._block_depth(text) <= _yaml._block_bound(text)
+
+
+@FUZZ
+@given(
+    value=st.from_regex(
+        r"[-+]?[0-9][0-9_.eE+\-:xob]{0,10}|[-+]?\.[0-9a-zA-Z_.]{0,6}", fullmatch=True
+    )
+)
+def test_number_like_scalars_resolve_as_the_reference_resolves_them(value: str) -> None:
+    for text in (f"k: {value}\n", f"- {value}\n", f"[{value}]\n"):
+        assert_same_as_reference(text)
