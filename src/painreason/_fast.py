@@ -7,6 +7,8 @@ support sets included. What makes it fast:
 1. **Observation by finding, memoised.** A case records each finding as a raw value; the
    slots, the text shown in the Result and the truth of every predicate on that finding
    depend on nothing else, so they are computed once per (finding, raw value) and reused.
+   Equal leaves of different rules (the same test of a finding, the same fact) share one
+   leaf id, so a case holds each truth once.
 2. **Activation.** A rule can only be true when one of its *trigger literals* holds (a leaf
    known true or known false; see :func:`~painreason._fastcompile.trigger`), and a rule
    deriving a fact whose falsity matters can only be false when one of its falsity triggers
@@ -168,7 +170,7 @@ class FastEvaluator:
         self._entries: dict[Any, Entry] = {}  # (finding, raw key) -> Entry
         self._by_slots: dict[Any, Entry] = {}  # (finding, frozenset of slots) -> Entry
         self._activations: dict[frozenset[Lit], _Activation] = {}  # by a finding's truths
-        self._tests_of: dict[str, list[tuple[Pred, tuple[int, ...], bool]]] = {}
+        self._tests_of: dict[str, list[tuple[Pred, int, bool]]] = {}
         self.builder = ResultBuilder(kb)
 
     def _activate(self, lits: Iterable[Lit]) -> _Activation:
@@ -192,20 +194,17 @@ class FastEvaluator:
 
     # -- observation ----------------------------------------------------------------------
 
-    def _tests(self, finding: str) -> list[tuple[Pred, tuple[int, ...], bool]]:
-        """The distinct predicates on a finding, each with the leaves it decides and
-        whether it reads the finding's one slot only (then it is computed directly)."""
+    def _tests(self, finding: str) -> list[tuple[Pred, int, bool]]:
+        """The predicates on a finding (equal ones share a leaf id, so each is computed
+        once), each with its leaf id and whether it reads the finding's one slot only
+        (then it is computed directly)."""
         tests = self._tests_of.get(finding)
         if tests is None:
             spec = self.kb.findings[finding]
             one_slot = spec.sides == (None,) and spec.slot_levels == (None,)
-            groups: dict[Any, tuple[Pred, list[int]]] = {}
-            for pred, g in self._preds.get(finding, ()):
-                key = (pred.op, type(pred.value), pred.value, pred.side, pred.level)
-                groups.setdefault(key, (pred, []))[1].append(g)
             tests = [
-                (pred, tuple(gs), one_slot and pred.side is None and pred.level is None)
-                for pred, gs in groups.values()
+                (pred, g, one_slot and pred.side is None and pred.level is None)
+                for pred, g in self._preds.get(finding, ())
             ]
             self._tests_of[finding] = tests  # one list per finding of the vocabulary
         return tests
@@ -215,7 +214,7 @@ class FastEvaluator:
         spec = self.kb.findings[finding]
         truths: dict[int, bool] = {}
         value = slots.get((None, None))
-        for pred, gs, direct in self._tests(finding):
+        for pred, g, direct in self._tests(finding):
             v: bool | None
             if not direct:
                 v = pred_truth(pred, spec, obs)
@@ -226,8 +225,7 @@ class FastEvaluator:
             else:  # what pred_truth gives for a finding of one slot, without its lists
                 v = COMPARISONS[pred.op](value, pred.value)
             if v is not None:
-                for g in gs:
-                    truths[g] = v
+                truths[g] = v
         # values that differ (a new number) often decide the same truths: one activation
         key = frozenset(truths.items())
         act = self._activations.get(key)

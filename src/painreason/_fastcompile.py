@@ -5,7 +5,9 @@ known truth (a missing id is unknown):
 
 - ``fire(t)``: when the rule's condition is true, its support: the frozenset of leaves on
   the paths that make it true, exactly as :meth:`painreason._reference.Evaluator.support`
-  gives them; else None (unknown and false are not told apart, so it can stop early);
+  gives them; else None (unknown and false are not told apart, so it can stop early). The
+  generated version returns the same frozenset object for equal supports (the Result's
+  caches then find it by identity, its hash computed once);
 - ``false(t)``: whether the condition is known false;
 - ``support(t, positive, out)``: adds to ``out`` the leaves on the paths that make the
   condition true (``positive``) or false.
