@@ -839,8 +839,16 @@ def test_the_engine_caches_each_findings_facts_by_its_recorded_slots() -> None:
     for _ in range(2):  # filled, then read back
         for golden in load_golden(kb):
             obs = observe(golden.case, kb)
-            assert runner._case_facts(obs) == _compiler.case_facts(kb, obs)
+            every = _compiler.case_facts(kb, obs)
+            assert runner._case_facts(obs) == [f for f in every if runner._read(f)]
     assert runner._facts
+    # facts no pattern can match are not sent: a side or level no rule reads, say
+    assert runner._reads is not None
+    assert not runner._read({"t": "f", "n": "no_such_finding", "s": "-", "l": "-"})
+    side_only = {k: v for k, v in runner._reads.items() if None not in {s for s, _ in v}}
+    (t, n), wanted = next(iter(side_only.items()))
+    assert not runner._read({"t": t, "n": n, "s": "nowhere", "l": "nowhere"})
+    assert all(runner._read({"t": t, "n": n, "s": s, "l": lv or "-"}) for s, lv in wanted)
 
 
 def test_a_pooled_session_reuses_its_fact_ids_case_after_case() -> None:
