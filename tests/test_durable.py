@@ -840,7 +840,8 @@ def test_the_engine_caches_each_findings_facts_by_its_recorded_slots() -> None:
         for golden in load_golden(kb):
             obs = observe(golden.case, kb)
             every = _compiler.case_facts(kb, obs)
-            assert runner._case_facts(obs) == [f for f in every if runner._read(f)]
+            sent = [runner.ruleset.encode(f) for f in every if runner._read(f)]
+            assert runner._case_facts(obs) == sent
     assert runner._facts
     # facts no pattern can match are not sent: a side or level no rule reads, say
     assert runner._reads is not None
@@ -849,6 +850,20 @@ def test_the_engine_caches_each_findings_facts_by_its_recorded_slots() -> None:
     (t, n), wanted = next(iter(side_only.items()))
     assert not runner._read({"t": t, "n": n, "s": "nowhere", "l": "nowhere"})
     assert all(runner._read({"t": t, "n": n, "s": s, "l": lv or "-"}) for s, lv in wanted)
+
+
+def test_encoded_facts_assert_like_the_facts_themselves() -> None:
+    rs = DurableRuleset(CLAUSES)
+    facts = [_finding(1, v=6), _finding(2), _finding(3), {**_finding(3), "id": "g3"}]
+    with rs.session() as session:
+        assert session.assert_encoded([rs.encode(f) for f in facts]) == rs.run(facts)
+        assert session.assert_encoded([rs.encode(facts[0])]) == []  # already there
+        with pytest.raises(ValueError, match="differs from the fact asserted with this id"):
+            session.assert_encoded([rs.encode({**facts[0], "v": 7})])
+    with pytest.raises(ValueError, match="bad field 'v'"):
+        rs.encode({"id": "x", "v": math.inf})
+    with pytest.raises(ValueError, match="must be a mapping with a str 'id'"):
+        rs.encode({"v": 1})
 
 
 def test_a_pooled_session_reuses_its_fact_ids_case_after_case() -> None:

@@ -553,6 +553,42 @@ class DurableRuleset:
             session._fired.add((key, ids))
             session._new.append((key, ids))
 
+    def encode(self, fact: Mapping[str, Any]) -> _Encoded:
+        """Check and encode one fact for :meth:`DurableSession.assert_encoded`.
+
+        Raises
+        ------
+        ValueError
+            The fact is malformed (every problem is listed).
+        """
+        problems: list[str] = []
+        hit = self._lookup(0, fact, problems)
+        if hit is None or problems:
+            raise ValueError("invalid facts:\n  " + "\n  ".join(problems))
+        return hit
+
+    def _lookup(self, i: int, fact: Any, problems: list[str]) -> _Encoded | None:
+        """Fact ``i`` encoded, from the cache when seen before; None if it has no str id."""
+        cache = self._encoded
+        try:  # the types too: True == 1 == 1.0, and each is sent as its own kind
+            key: Any = (tuple(fact.items()), tuple(map(type, fact.values())))
+            hit = cache.get(key)
+        except (AttributeError, TypeError):  # not a mapping, or an unhashable value
+            key, hit = None, None
+        if hit is None:
+            uid = fact.get("id") if isinstance(fact, Mapping) else None
+            if not isinstance(uid, str):
+                problems.append(f"fact {i}: must be a mapping with a str 'id' (got {fact!r:.60})")
+                return None
+            hit = self._encode_fact(uid, fact)
+            if hit[3]:
+                problems.extend(f"fact {i} ({uid!r}): {bad}" for bad in hit[3])
+            elif key is not None and _PLAIN.issuperset(key[1]):  # no subclass: exact ==
+                if len(cache) >= _CACHE:
+                    cache.clear()
+                cache[key] = hit
+        return hit
+
     def _encode_fact(self, uid: str, fact: Mapping[str, Any]) -> _Encoded:
         """A fact's content (field -> kind, value), its fields as each ruleset reads them
         (JSON, buckets included), what is wrong with it, and how many fields are tested."""
@@ -770,40 +806,64 @@ class DurableSession:
         """
         if self._state != "open":
             raise EngineError(f"session is {self._state}: use 'with ruleset.session() as s:'")
-        problems, batch, sends, queued = [], dict(self._facts), [], set()
-        rs = self._rs
-        cache = rs._encoded
+        problems: list[str] = []
+        sends: list[tuple[str, list[str]]] = []
+        batch, queued = dict(self._facts), set[str]()
         for i, fact in enumerate(facts):
-            try:  # the types too: True == 1 == 1.0, and each is sent as its own kind
-                key: Any = (tuple(fact.items()), tuple(map(type, fact.values())))
-                hit = cache.get(key)
-            except (AttributeError, TypeError):  # not a mapping, or an unhashable value
-                key, hit = None, None
-            if hit is None:
-                uid = fact.get("id") if isinstance(fact, Mapping) else None
-                if not isinstance(uid, str):
-                    problems.append(
-                        f"fact {i}: must be a mapping with a str 'id' (got {fact!r:.60})"
-                    )
-                    continue
-                hit = rs._encode_fact(uid, fact)
-                if hit[3]:
-                    problems.extend(f"fact {i} ({uid!r}): {bad}" for bad in hit[3])
-                elif key is not None and _PLAIN.issuperset(key[1]):  # no subclass: exact ==
-                    if len(cache) >= _CACHE:
-                        cache.clear()
-                    cache[key] = hit
-            uid, content, per_shard, _, count = hit
-            if (old := batch.setdefault(uid, content)) is not content and old != content:
-                problems.append(f"fact {i} ({uid!r}): differs from the fact asserted with this id")
-            elif uid not in self._facts and uid not in queued:
-                queued.add(uid)
-                sends.append((uid, per_shard))
-                if count > _MAX_FIELDS:
-                    raise CapacityError(
-                        f"fact {uid!r} has {count} fields that clauses test (limit {_MAX_FIELDS}:"
-                        " durable-rules error 302); fix: split it into smaller facts"
-                    )
+            hit = self._rs._lookup(i, fact, problems)
+            if hit is not None:
+                self._queue(i, hit, batch, sends, queued, problems)
+        return self._assert(batch, sends, problems)
+
+    def assert_encoded(self, facts: Sequence[_Encoded]) -> list[Firing]:
+        """:meth:`assert_facts` for facts encoded by :meth:`DurableRuleset.encode`.
+
+        Parameters
+        ----------
+        facts : Sequence
+            Encoded facts; a caller that asserts the same facts case after case keeps
+            them encoded, and the adapter reads neither their fields nor their values again.
+
+        Returns
+        -------
+        list[Firing]
+            As :meth:`assert_facts`.
+        """
+        if self._state != "open":
+            raise EngineError(f"session is {self._state}: use 'with ruleset.session() as s:'")
+        problems: list[str] = []
+        sends: list[tuple[str, list[str]]] = []
+        batch, queued = dict(self._facts), set[str]()
+        for i, hit in enumerate(facts):
+            self._queue(i, hit, batch, sends, queued, problems)
+        return self._assert(batch, sends, problems)
+
+    def _queue(
+        self,
+        i: int,
+        hit: _Encoded,
+        batch: dict[str, Any],
+        sends: list[tuple[str, list[str]]],
+        queued: set[str],
+        problems: list[str],
+    ) -> None:
+        """Queue fact ``i`` to be sent unless this session has it; report an id reused."""
+        uid, content, per_shard, _, count = hit
+        if (old := batch.setdefault(uid, content)) is not content and old != content:
+            problems.append(f"fact {i} ({uid!r}): differs from the fact asserted with this id")
+        elif uid not in self._facts and uid not in queued:
+            queued.add(uid)
+            sends.append((uid, per_shard))
+            if count > _MAX_FIELDS:
+                raise CapacityError(
+                    f"fact {uid!r} has {count} fields that clauses test (limit {_MAX_FIELDS}:"
+                    " durable-rules error 302); fix: split it into smaller facts"
+                )
+
+    def _assert(
+        self, batch: dict[str, Any], sends: list[tuple[str, list[str]]], problems: list[str]
+    ) -> list[Firing]:
+        rs = self._rs
         if problems:
             raise ValueError("invalid facts:\n  " + "\n  ".join(problems))
         with rs._lock:
