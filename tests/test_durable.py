@@ -852,6 +852,18 @@ def test_the_engine_caches_each_findings_facts_by_its_recorded_slots() -> None:
     assert all(runner._read({"t": t, "n": n, "s": s, "l": lv or "-"}) for s, lv in wanted)
 
 
+def test_without_ids_each_clause_fires_once_a_session() -> None:
+    long = tuple(_pattern(f"c{i}") for i in range(20))  # chained: ids still kept apart
+    clauses = {**CLAUSES, "long": long, "long_pair": (*long, _pattern("c0"))}
+    facts = [_finding(i, v=6) for i in range(20)] + [{**_finding(3), "id": "g3"}]
+    with_ids = DurableRuleset(clauses).run(facts)
+    assert len(with_ids) > len({k for k, _ in with_ids})
+    assert "long_pair" not in {k for k, _ in with_ids}  # c0 cannot fill two patterns
+    bare = DurableRuleset(clauses, ids=False, reuse_sessions=True)
+    for _ in range(3):
+        assert bare.run(facts) == sorted({(k, ()) for k, _ in with_ids})
+
+
 def test_encoded_facts_assert_like_the_facts_themselves() -> None:
     rs = DurableRuleset(CLAUSES)
     facts = [_finding(1, v=6), _finding(2), _finding(3), {**_finding(3), "id": "g3"}]

@@ -406,6 +406,10 @@ class DurableRuleset:
         memory sized by the whole ruleset on a session's first fact (about 80 ms with the
         bundled knowledge) and frees it in ``delete_state``; reuse skips both, so cases run
         about ten times faster. A session that fails is deleted as without reuse.
+    ids : bool
+        Report which facts each firing matched. With ``False`` a clause's firings are one
+        ``(key, ())`` the first time it fires in a session: its matched facts are not read
+        (clauses over 16 patterns still read them, to keep one fact per pattern).
 
     Raises
     ------
@@ -424,7 +428,9 @@ class DurableRuleset:
     [('fever', ('temp',))]
     """
 
-    def __init__(self, clauses: Mapping[str, Clause], *, reuse_sessions: bool = False) -> None:
+    def __init__(
+        self, clauses: Mapping[str, Clause], *, reuse_sessions: bool = False, ids: bool = True
+    ) -> None:
         backend = _backend()
         if backend is None:
             raise BackendUnavailableError("durable-rules cannot be imported on this Python")
@@ -482,6 +488,7 @@ class DurableRuleset:
         self._live: dict[int, str] = {}  # hash -> sid of the open sessions (idle ones too)
         self._sids = itertools.count()
         self._reuse = reuse_sessions
+        self._ids = ids
         self._idle: list[tuple[str, int, int, frozenset[int]]] = []  # sid, opened, mid, hashes
         self._mid_seq: list[tuple[str, int]] = []  # fact ids "0", "1", ... and their hashes
         self._host = backend.Host(actions, self._idle)
@@ -538,6 +545,11 @@ class DurableRuleset:
             session._opened += 1
             return
         key, pats, chained, final = self._rules[index]
+        if final and not chained and not self._ids:  # which clause, not which facts
+            if (key, ()) not in session._fired:
+                session._fired.add((key, ()))
+                session._new.append((key, ()))
+            return
         mids = _matched_ids(c, len(pats))
         ids = tuple(session._user[m] for m in mids[chained:])
         if chained:
@@ -549,9 +561,9 @@ class DurableRuleset:
             session._chains[mid] = ids
             fact = f'{{"sid":"{session._sid}","id":"{mid}","@pr":"chain","@st":{index + 1}}}'
             session._pending.append((self._shard_of[index + 1], fact))
-        elif (key, ids) not in session._fired:
-            session._fired.add((key, ids))
-            session._new.append((key, ids))
+        elif (firing := (key, ids if self._ids else ())) not in session._fired:
+            session._fired.add(firing)
+            session._new.append(firing)
 
     def encode(self, fact: Mapping[str, Any]) -> _Encoded:
         """Check and encode one fact for :meth:`DurableSession.assert_encoded`.

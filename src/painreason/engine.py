@@ -51,7 +51,10 @@ class _DurableRunner:
         self.kb = kb
         self.compiled = _compiler.compile_knowledge(kb)
         # sessions are reused between cases: durable's per-session set-up dominates otherwise
-        self.ruleset = _durable.DurableRuleset(self.compiled.clauses, reuse_sessions=True)
+        # which facts matched is not needed: a clause's meaning gives its support
+        self.ruleset = _durable.DurableRuleset(
+            self.compiled.clauses, reuse_sessions=True, ids=False
+        )
         # per clause key: rule id, holds?, its support, the facts its rule derives
         self._meaning = {
             key: (rule_id, holds, frozenset((rule_id, i, s) for i, s in leaves), derives)
