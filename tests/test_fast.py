@@ -117,6 +117,17 @@ def test_values_equal_across_types_are_told_apart(kb: painreason.Knowledge) -> N
     _check(kb, fast, Case.from_dict({"patient": {"age": 50}, "findings": {"age": 50}}))
 
 
+def test_the_two_zeros_are_told_apart(kb: painreason.Knowledge) -> None:
+    fast = FastEvaluator(kb)  # -0.0 == 0.0, but the Result shows "-0" and "0"
+    for zero in (0.0, -0.0, 0.0):
+        _check(kb, fast, Case.from_dict({"findings": {"pain_score": zero}}))
+        _check(kb, fast, Case.from_dict({"findings": {"elbow_flexion_strength": {"left": zero}}}))
+        _check(kb, fast, Case.from_dict({"patient": {"age": zero}}))
+        obs = observe(Case.from_dict({"findings": {"abi_value": zero}}), kb)
+        assert fast.observations(fast.entries(obs)) == obs
+        assert fast.entries(obs)[0].shown.split()[0] == ("-0" if str(zero) == "-0.0" else "0")
+
+
 def test_caches_stay_bounded(
     kb: painreason.Knowledge, golden: list[Case], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ cases. Everything here is safe to share between threads: per-case state is local
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -70,11 +71,14 @@ class _Activation:
 
 def _freeze(raw: Any) -> Any:
     """A hashable key for a raw finding value that tells apart values that compare equal
-    across types (``True == 1 == 1.0``)."""
+    across types (``True == 1 == 1.0``) and the two zeros (``-0.0 == 0.0``, shown ``-0``
+    and ``0``)."""
     if isinstance(raw, dict):
         return ("{", tuple((k, _freeze(v)) for k, v in raw.items()))
     if isinstance(raw, list):
         return ("[", tuple(_freeze(v) for v in raw))
+    if isinstance(raw, float) and raw == 0.0:
+        return (type(raw), raw, math.copysign(1.0, raw))
     return (type(raw), raw)
 
 
@@ -276,7 +280,7 @@ class FastEvaluator:
             kind = type(raw)
             if kind is str:
                 key: tuple[str, Any] = (finding, raw)
-            elif kind is int or kind is float or kind is bool:
+            elif kind is int or kind is bool or (kind is float and raw):
                 key = (finding, (kind, raw))  # what _freeze gives, without the call
             else:
                 key = (finding, _freeze(raw))
@@ -293,7 +297,9 @@ class FastEvaluator:
                 continue
             if finding in findings:  # given twice: observe() checks they agree
                 return self._observe_slowly(case)
-            entry = cache.get((finding, value if type(value) is str else (type(value), value)))
+            kind = type(value)
+            key = (finding, value if kind is str else (kind, value) if value else _freeze(value))
+            entry = cache.get(key)
             if entry is None:
                 entry = self._recorded(case, finding, value, ("patient", finding))
                 if entry is None:
@@ -316,7 +322,7 @@ class FastEvaluator:
         for finding, slots in obs.slots.items():
             if not slots:
                 continue
-            key = (finding, frozenset((k, (type(v), v)) for k, v in slots.items()))
+            key = (finding, frozenset((k, _freeze(v)) for k, v in slots.items()))
             entry = self._by_slots.get(key)
             if entry is None:
                 entry = self._entry(finding, slots)
