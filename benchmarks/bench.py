@@ -164,6 +164,7 @@ class Bench:
             "matches": len(fast.builder._matches),
             "conclusions": len(fast.builder._conclusions),
             "models": len(fast.builder._models),
+            "activations": len(fast._activations),
         }
         self.say(f"  {name}: {count:,} cases, RSS {marks[0]} -> {marks[-1]} MiB")
         return {
