@@ -451,25 +451,6 @@ def _digest(kb: Knowledge, rule_id: str) -> _Actions | None:
     )
 
 
-_BUILT = frozenset(
-    {
-        "red_flags",
-        "differential",
-        "ruled_out",
-        "tests",
-        "not_indicated",
-        "case_id",
-        "knowledge_version",
-        "derived_facts",
-        "firings",
-        "false_facts",
-        "findings",
-        "unused_findings",
-        "unread_findings",
-    }
-)
-
-
 def _construct(model: type[_M], **fields: Any) -> _M:
     """A frozen model from values that are already valid, as validation would build it
     (same values, defaults for the fields not given, the same ``model_fields_set``), at a
@@ -511,6 +492,7 @@ _RESULT_FIELDS = (
     "unread_findings",
     "next_findings",
 )
+_BUILT = frozenset(_RESULT_FIELDS) - {"next_findings"}  # the fields a Result is built with
 _FIRING_FIELDS = frozenset({"rule", "title", "sources", "matched", "derives"})
 _MATCH_FIELDS = frozenset({"rule", "index", "kind", "id", "predicate", "holds", "observed"})
 _FACT_MATCH_FIELDS = _MATCH_FIELDS - {"observed"}
