@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ._yaml import Document, DocumentError, parse
 from .case import observe
 from .errors import CaseError, KnowledgeError, Problem, did_you_mean
-from .golden import GoldenCase
+from .golden import GoldenCase, case_list
 from .loader import Knowledge, iter_files
 
 __all__ = ["Vignette", "load_vignettes"]
@@ -98,9 +98,8 @@ def load_vignettes(path: str | Path, knowledge: Knowledge) -> list[Vignette]:
         except DocumentError as exc:
             problems.append(exc.problem)
             continue
-        raw = doc.data.get("cases") if isinstance(doc.data, dict) else None
-        if not isinstance(raw, list) or set(doc.data) != {"cases"}:
-            problems.append(doc.problem("bad-file", "a golden case file must be {cases: [...]}"))
+        raw = case_list(doc, problems)
+        if raw is None:
             continue
         items += [_Item(item, shown, doc, ("cases", i), None) for i, item in enumerate(raw)]
     out = _check_items(items, knowledge, problems)

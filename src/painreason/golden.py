@@ -8,11 +8,11 @@ force. :func:`check` compares a Result with those expectations.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._yaml import DocumentError, parse
+from ._yaml import Document, DocumentError, parse
 from .case import Case, observe
 from .errors import CaseError, KnowledgeError, Problem, did_you_mean
 from .loader import Knowledge, iter_files
@@ -50,6 +50,16 @@ class GoldenCase(BaseModel):
     file: str = ""
 
 
+def case_list(doc: Document, problems: list[Problem]) -> list[Any] | None:
+    """The cases of a golden case file (its only key, ``cases``), or None with the problem
+    recorded in ``problems``."""
+    items = doc.data.get("cases") if isinstance(doc.data, dict) else None
+    if not isinstance(items, list) or set(doc.data) != {"cases"}:
+        problems.append(doc.problem("bad-file", "a golden case file must be {cases: [...]}"))
+        return None
+    return items
+
+
 def load_golden(kb: Knowledge) -> list[GoldenCase]:
     """Load and check every golden case under the knowledge folder's ``cases/``.
 
@@ -84,9 +94,8 @@ def load_golden(kb: Knowledge) -> list[GoldenCase]:
         except DocumentError as exc:
             problems.append(exc.problem)
             continue
-        items = doc.data.get("cases") if isinstance(doc.data, dict) else None
-        if not isinstance(items, list) or set(doc.data) != {"cases"}:
-            problems.append(doc.problem("bad-file", "a golden case file must be {cases: [...]}"))
+        items = case_list(doc, problems)
+        if items is None:
             continue
         for i, item in enumerate(items):
             loc = ("cases", i)
