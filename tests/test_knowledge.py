@@ -82,3 +82,38 @@ def test_codes_are_well_formed() -> None:
         for code in finding.codes:
             if code.system == "loinc":
                 assert re.match(r"^[0-9]{1,7}-[0-9]$", code.code), (finding.id, code)
+
+
+_PAIN_REGIONS = {
+    "low_back_pain": "lumbar",
+    "thoracic_back_pain": "thoracic",
+    "neck_pain": "cervical",
+}
+
+
+def test_imaging_follows_the_painful_region() -> None:
+    # A rule that may fire on pain in one region must not ask for imaging of another: thoracic
+    # pain alone once led to lumbar MRI. Rules that fire on more than one region leave the
+    # imaging to one rule a region (see rules/spinal_malignancy.yaml).
+    region_of = {
+        test: group.removesuffix("_imaging")
+        for group in ("lumbar_imaging", "thoracic_imaging", "cervical_imaging")
+        for test in _KB.test_groups[group].tests
+    }
+    wrong = []
+    for rule in _KB.rules:
+        pains = {
+            _PAIN_REGIONS[a.finding]
+            for a in rule.atoms
+            if isinstance(a, painreason.rules.Pred)
+            and a.finding in _PAIN_REGIONS
+            and a.op == "present"
+        }
+        imaged = {
+            region_of[a.test]
+            for a in rule.actions
+            if isinstance(a, painreason.rules.Suggest) and a.test in region_of
+        }
+        if pains and imaged and (len(pains) > 1 or not imaged <= pains):
+            wrong.append((rule.id, sorted(pains), sorted(imaged)))
+    assert wrong == []
