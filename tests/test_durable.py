@@ -599,15 +599,38 @@ def test_alpha_stack_of_64_works_and_65_is_refused() -> None:
     assert DurableRuleset(wide).run([{"id": "x", "t": "g1", "v": 7}]) == [("k7", ("x",))]
 
 
-def test_more_than_256_clauses_sharing_a_pattern_are_sharded() -> None:
+def test_more_than_255_clauses_sharing_a_pattern_are_sharded() -> None:
     shared = (("t", "eq", "patient"),)
-    assert len(DurableRuleset({f"k{i}": (shared,) for i in range(256)})._names) == 1
+    assert len(DurableRuleset({f"k{i}": (shared,) for i in range(255)})._names) == 1
+    assert len(DurableRuleset({f"k{i}": (shared,) for i in range(256)})._names) == 2
     rs = DurableRuleset({f"k{i}": (shared, _pattern(f"c{i % 3}")) for i in range(600)})
     assert len(rs._names) == 3
     facts = [{"id": "p", "t": "patient"}, _finding(0), _finding(1)]
     assert len(rs.run(facts)) == 400
-    with pytest.raises(CapacityError, match="257 uses of one pattern"):
-        DurableRuleset({"k": (shared,) * 257})
+    with pytest.raises(CapacityError, match="256 uses of one pattern"):
+        DurableRuleset({"k": (shared,) * 256})
+
+
+def test_a_pattern_shared_by_256_rules_does_not_act_as_another() -> None:
+    # durable accepts a 256th rule on one pattern, but its list of rules then has no end
+    # marker: a fact of that pattern ran on into the next list in durable's pool (here the
+    # list of q's pattern, allocated right after it) and 'victim' fired without q.
+    def pattern(name: str, value: Any = True) -> tuple[Any, ...]:
+        return (("t", "eq", "f"), ("n", "eq", name), ("v", "eq", value))
+
+    def fact(name: str, value: Any = True) -> dict[str, Any]:
+        return {"id": name, "t": "f", "n": name, "v": value}
+
+    clauses: dict[str, Any] = {
+        "pre": (pattern("q", "v0"),),
+        "k0": (pattern("x"), pattern("q", "v3")),
+    }
+    clauses.update({f"k{i}": (pattern("x"), pattern(f"y{i}")) for i in range(1, 256)})
+    clauses["victim"] = (pattern("a"), pattern("q", "v3"))
+    rs = DurableRuleset(clauses)
+    assert len(rs._names) == 2
+    assert rs.run([fact("a"), fact("x")]) == []
+    assert rs.run([fact("a"), fact("q", "v3")]) == [("victim", ("a", "q"))]
 
 
 def test_more_than_4096_rules_are_sharded() -> None:

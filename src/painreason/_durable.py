@@ -66,7 +66,10 @@ _Encoded = tuple[str, dict[str, tuple[str, Any]], list[str], list[str], int]
 _MAX_FRAMES = 16  # MAX_MESSAGE_FRAMES: facts one rule joins (error 304, at assert time only)
 _MAX_CHILDREN = 511  # NEXT_BUCKET_LENGTH 512 slots: 512 tests hang every assert, 513 the build
 _MAX_STACK = 64  # MAX_STACK_SIZE: alpha nodes one fact keeps pending at once (error 303)
-_MAX_BETA = 256  # BETA_LIST_LENGTH: rules sharing one identical pattern (error 108)
+# BETA_LIST_LENGTH 256: rules sharing one identical pattern. The list needs a 0 after its last
+# entry: a 256th is accepted (257 give error 108), but then every fact reaching the pattern
+# runs on into the next list in durable's pool and joins as another pattern (wrong firings)
+_MAX_BETA = 255
 _MAX_ACTIONS = 4096  # MAX_ACTIONS: rules in one ruleset (error 106)
 _MAX_SESSIONS = 1024  # MAX_STATE_INDEX_LENGTH: live sids; the next is a MemoryError, then crashes
 _MAX_FIELDS = 250  # MAX_OBJECT_PROPERTIES is 255, id and sid included (error 302)
