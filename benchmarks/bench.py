@@ -289,6 +289,23 @@ class Bench:
         out["evaluate_many_s"] = time.perf_counter() - start
         out["evaluate_many_equal"] = same == count == out["cases"]
         self.agree("evaluate_many", out["evaluate_many_equal"], f"{count - same} of {count} differ")
+        # reduced in the workers: a summary dict crosses the process boundary, not a Result
+        summaries = [r.summary() for r in expected]
+        stream = (c for _ in range(a.factor) for c in golden)
+        start = time.perf_counter()
+        same = count = 0
+        reduced = many(
+            stream,
+            workers=a.workers,
+            knowledge=kb,
+            backend="python",
+            then=painreason.Result.summary,
+        )
+        for count, summary in enumerate(reduced, 1):
+            same += summary == summaries[(count - 1) % len(golden)]
+        out["evaluate_many_summary_s"] = time.perf_counter() - start
+        out["evaluate_many_summary_equal"] = same == count == out["cases"]
+        self.agree("evaluate_many, then=Result.summary", out["evaluate_many_summary_equal"], "")
         out["dask"] = _dask_check(golden, expected, kb, a.factor, a.workers)
         if out["dask"].get("status") == "ok":
             self.agree("dask bag", out["dask"]["equal"], "hashes differ")
@@ -296,6 +313,7 @@ class Bench:
         self.say(
             f"  serial {out['serial_s']:.1f} s, evaluate_many on {a.workers} processes "
             f"{out['evaluate_many_s']:.1f} s (equal: {out['evaluate_many_equal']}), "
+            f"with then=Result.summary {out['evaluate_many_summary_s']:.1f} s, "
             f"dask: {out['dask'].get('status')} {out['dask'].get('seconds', 0):.1f} s "
             f"(equal: {out['dask'].get('equal')})"
         )
@@ -367,7 +385,8 @@ class Bench:
                 f"evaluate_many = serial on golden x {self.args.factor:,}",
                 batch["evaluate_many_equal"],
                 f"{batch['cases']:,} cases, {batch['evaluate_many_s']:.1f} s on "
-                f"{batch['workers']} processes (serial {batch['serial_s']:.1f} s)",
+                f"{batch['workers']} processes (serial {batch['serial_s']:.1f} s; "
+                f"summaries reduced in the workers {batch['evaluate_many_summary_s']:.1f} s)",
             )
             dask = batch["dask"]
             self.target(

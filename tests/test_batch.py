@@ -86,6 +86,58 @@ def test_errors_cross_processes_whole() -> None:
     assert isinstance(_Failure.of(EngineError("x")).rebuild(), EngineError)
 
 
+def _flag_ids(result: painreason.Result) -> list[str]:
+    return [f.id for f in result.red_flags]
+
+
+def test_then_runs_on_each_result_where_it_is_computed(
+    kb: painreason.Knowledge, golden: list[painreason.Case], serial: list[painreason.Result]
+) -> None:
+    cases: list[Any] = [*golden[:40], BAD, *golden[40:80]]
+    want: list[Any] = (
+        [r.summary() for r in serial[:40]] + [None] + [r.summary() for r in serial[40:80]]
+    )
+    for workers in (None, 2):
+        got = evaluate_many(
+            cases,
+            workers=workers,
+            knowledge=kb,
+            backend="python",
+            chunksize=16,
+            on_error="return",
+            then=painreason.Result.summary,
+        )
+        assert isinstance(got[40], CaseError)
+        assert [*got[:40], None, *got[41:]] == want
+        flags = evaluate_many(
+            golden, workers=workers, knowledge=kb, backend="python", then=_flag_ids
+        )
+        assert flags == [_flag_ids(r) for r in serial]
+        assert any(flags)  # the golden cases raise red flags: the comparison can fail
+
+
+def _boom(result: painreason.Result) -> None:
+    raise EngineError("raised by then")
+
+
+def test_errors_of_then_are_not_taken_for_the_cases(
+    kb: painreason.Knowledge, golden: list[painreason.Case]
+) -> None:
+    # with on_error="return", a case's error is returned in place; then's must be raised
+    for workers in (None, 2):
+        with pytest.raises(EngineError, match="raised by then"):
+            evaluate_many(
+                golden[:4],
+                workers=workers,
+                knowledge=kb,
+                backend="python",
+                on_error="return",
+                then=_boom,
+            )
+    with pytest.raises(TypeError, match="then must be a function"):
+        evaluate_many([], then=3)  # type: ignore[call-overload]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -22,8 +22,8 @@ import itertools
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Sequence, Sized
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .case import Case
 from .engine import Backend, CaseInput, Engine
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["evaluate_bag", "evaluate_frame", "evaluate_many", "iter_evaluate", "prefetched"]
 
 OnError = Literal["raise", "return"]
+_T = TypeVar("_T")
 
 
 @overload
@@ -50,6 +51,7 @@ def evaluate_many(
     chunksize: int | None = None,
     maxtasksperchild: int = 50,
     on_error: Literal["raise"] = "raise",
+    then: None = None,
 ) -> list[Result]: ...
 
 
@@ -63,7 +65,36 @@ def evaluate_many(
     chunksize: int | None = None,
     maxtasksperchild: int = 50,
     on_error: Literal["return"],
+    then: None = None,
 ) -> list[Result | PainreasonError]: ...
+
+
+@overload
+def evaluate_many(
+    cases: Iterable[CaseInput],
+    *,
+    workers: int | None = None,
+    knowledge: Knowledge | None = None,
+    backend: Backend = "auto",
+    chunksize: int | None = None,
+    maxtasksperchild: int = 50,
+    on_error: Literal["raise"] = "raise",
+    then: Callable[[Result], _T],
+) -> list[_T]: ...
+
+
+@overload
+def evaluate_many(
+    cases: Iterable[CaseInput],
+    *,
+    workers: int | None = None,
+    knowledge: Knowledge | None = None,
+    backend: Backend = "auto",
+    chunksize: int | None = None,
+    maxtasksperchild: int = 50,
+    on_error: Literal["return"],
+    then: Callable[[Result], _T],
+) -> list[_T | PainreasonError]: ...
 
 
 def evaluate_many(
@@ -75,7 +106,8 @@ def evaluate_many(
     chunksize: int | None = None,
     maxtasksperchild: int = 50,
     on_error: OnError = "raise",
-) -> list[Result] | list[Result | PainreasonError]:
+    then: Callable[[Result], Any] | None = None,
+) -> list[Any]:
     """Evaluate cases, on ``workers`` processes when more than one, in the input order.
 
     Parameters
@@ -96,10 +128,16 @@ def evaluate_many(
         ``"raise"`` (the default) raises the first case's error, as a serial loop would;
         ``"return"`` puts the :class:`~painreason.errors.PainreasonError` in that case's
         place and goes on.
+    then : callable, optional
+        Applied to each Result where it is computed (in the worker process), and its value
+        returned instead of the Result: ``then=Result.summary`` sends back a small dict
+        rather than a whole Result, which is most of a pool's cost (a Result is a few KB
+        to pickle). On workers it must be picklable: a module-level function or a method
+        such as ``Result.summary``, not a lambda.
 
     Returns
     -------
-    list of Result
+    list of Result (or of ``then``'s values)
         One per case, in order (with errors in place when ``on_error="return"``).
 
     Raises
@@ -115,6 +153,8 @@ def evaluate_many(
     >>> [r.red_flags[0].id if r.red_flags else None
     ...  for r in evaluate_many(cases, backend="python")]
     ['cauda_equina_red_flag', None]
+    >>> evaluate_many(cases, backend="python", then=Result.summary)[0]["red_flags"]
+    ['cauda_equina_red_flag']
     """
     return list(
         iter_evaluate(
@@ -125,6 +165,7 @@ def evaluate_many(
             chunksize=chunksize,
             maxtasksperchild=maxtasksperchild,
             on_error=on_error,
+            then=then,
         )
     )
 
@@ -138,7 +179,8 @@ def iter_evaluate(
     chunksize: int | None = None,
     maxtasksperchild: int = 50,
     on_error: OnError = "raise",
-) -> Iterator[Result | PainreasonError]:
+    then: Callable[[Result], Any] | None = None,
+) -> Iterator[Any]:
     """:func:`evaluate_many`, one Result at a time, in order: for batches too large to hold
     (cases are read from ``cases`` as the workers need them; parameters as for
     :func:`evaluate_many`).
@@ -158,9 +200,11 @@ def iter_evaluate(
         raise ValueError(f"maxtasksperchild must be at least 1 (got {maxtasksperchild!r})")
     if chunksize is not None and chunksize < 1:
         raise ValueError(f"chunksize must be at least 1 (got {chunksize!r})")
+    if then is not None and not callable(then):
+        raise TypeError(f"then must be a function of a Result (got {then!r})")
     if workers == -1:
         workers = os.cpu_count() or 1
-    return _iterate(cases, workers, knowledge, backend, chunksize, maxtasksperchild, on_error)
+    return _iterate(cases, workers, knowledge, backend, chunksize, maxtasksperchild, on_error, then)
 
 
 def _iterate(
@@ -171,16 +215,19 @@ def _iterate(
     chunksize: int | None,
     maxtasksperchild: int,
     on_error: OnError,
-) -> Iterator[Result | PainreasonError]:
+    then: Callable[[Result], Any] | None,
+) -> Iterator[Any]:
     if not workers or workers == 1:
         engine = Engine(knowledge, backend=backend)
         for case in cases:
             try:
-                yield engine.evaluate(case)
+                result = engine.evaluate(case)
             except PainreasonError as exc:
                 if on_error == "raise":
                     raise
                 yield exc
+                continue
+            yield result if then is None else then(result)
         return
     kb = knowledge if knowledge is not None else load_knowledge()
     if chunksize is None:
@@ -193,7 +240,7 @@ def _iterate(
         initargs=(kb, backend),
         maxtasksperchild=maxtasksperchild,
     ) as pool:
-        for done in pool.imap(_worker_chunk, _chunks(cases, chunksize, on_error)):
+        for done in pool.imap(_worker_chunk, _chunks(cases, chunksize, on_error, then)):
             for item in done:
                 if not isinstance(item, _Failure):
                     yield item
@@ -249,25 +296,33 @@ def _start_worker(knowledge: Knowledge, backend: Backend) -> None:
     _WORKER["engine"] = Engine(knowledge, backend=backend)
 
 
+_Task = tuple[list[CaseInput], OnError, "Callable[[Result], Any] | None"]
+
+
 def _chunks(
-    cases: Iterable[CaseInput], size: int, on_error: OnError
-) -> Iterator[tuple[list[CaseInput], OnError]]:
+    cases: Iterable[CaseInput],
+    size: int,
+    on_error: OnError,
+    then: Callable[[Result], Any] | None,
+) -> Iterator[_Task]:
     it = iter(cases)
     while chunk := list(itertools.islice(it, size)):
-        yield chunk, on_error
+        yield chunk, on_error, then
 
 
-def _worker_chunk(task: tuple[list[CaseInput], OnError]) -> list[Any]:
-    cases, on_error = task
+def _worker_chunk(task: _Task) -> list[Any]:
+    cases, on_error, then = task
     out: list[Any] = []
     engine = _WORKER["engine"]
     for case in cases:
         try:
-            out.append(engine.evaluate(case))
+            result = engine.evaluate(case)
         except PainreasonError as exc:  # sent back as a _Failure: they do not cross processes whole
             out.append(_Failure.of(exc))
             if on_error == "raise":
                 break
+            continue
+        out.append(result if then is None else then(result))  # its errors are the caller's
     return out
 
 
