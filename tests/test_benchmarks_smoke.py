@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import BACKENDS
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 
@@ -33,6 +35,13 @@ def test_benchmark_runs_quick_and_reports_every_target(tmp_path: Path) -> None:
     assert "shipped: python >= 50,000 cases/s per core" in names
     assert "shipped: load + compile < 300 ms" in names
     assert any(n.startswith("evaluate_many = serial") for n in names)
+    assert names.count("  ... in a long run (second half of the memory run)") == (
+        2 if "durable" in BACKENDS else 1
+    )
+    soak = report["shipped"]["memory"]
+    assert len(soak["cases_per_s_by_tenth"]) == 10
+    assert soak["steady_cases_per_s"] > 0
+    assert report["batch"]["evaluate_many_summary_equal"] is True
     assert all(t["status"] in ("PASS", "FALL SHORT", "N/A") for t in report["targets"])
     assert "TARGETS" in done.stdout
     engines = report["synthetic"]["20"]["engines"]
