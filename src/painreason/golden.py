@@ -4,10 +4,17 @@ Golden case files live in ``knowledge/cases/``. Each case states the red flags i
 (exactly), conditions that must and must not be proposed, conditions ruled out, tests with
 their urgency, tests that must not be suggested and advice against tests that must be in
 force. :func:`check` compares a Result with those expectations.
+
+The vignette reader (:func:`painreason.vignettes.load_vignettes`), which takes golden cases
+from any folder or file, JSONL included, reads and checks them with this module's private
+helpers, so that a golden case means the same, and fails the same way, wherever it is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -50,6 +57,56 @@ class GoldenCase(BaseModel):
     file: str = ""
 
 
+def load_golden(kb: Knowledge) -> list[GoldenCase]:
+    """Load and check every golden case under the knowledge folder's ``cases/``.
+
+    Raises
+    ------
+    KnowledgeError
+        For malformed files, duplicate ids, unknown references in expectations,
+        expectations that contradict each other, and cases whose findings do not fit the
+        vocabulary.
+    """
+    root = kb.case_root()
+    if root is None or not (root / "cases").is_dir():
+        return []
+    problems: list[Problem] = []
+    checker = _CaseChecker(kb)
+    out: list[GoldenCase] = []
+    for rel, entry in iter_files(root / "cases"):
+        raw = _read_case_file(f"{kb.knowledge_dir}/cases/{rel}", entry, problems)
+        out += [golden for golden, _ in checker.check(raw, problems)]
+    if problems:
+        raise KnowledgeError(problems)
+    return out
+
+
+def _read_text(shown: str, entry: Traversable, problems: list[Problem]) -> str | None:
+    """The text of a UTF-8 file, or None with the problem recorded in ``problems``."""
+    try:
+        return entry.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem("unreadable-file", f"cannot read file ({exc})", file=shown))
+        return None
+
+
+def _read_case_file(shown: str, entry: Traversable, problems: list[Problem]) -> list[_RawCase]:
+    """The cases of a golden case file ``{cases: [...]}`` (YAML or JSON), unchecked; what is
+    wrong with the file itself goes to ``problems``, located in ``shown``."""
+    text = _read_text(shown, entry, problems)
+    if text is None:
+        return []
+    try:
+        doc = parse(text, shown)
+    except DocumentError as exc:
+        problems.append(exc.problem)
+        return []
+    items = case_list(doc, problems)
+    if items is None:
+        return []
+    return [_RawCase(item, shown, doc, ("cases", i)) for i, item in enumerate(items)]
+
+
 def case_list(doc: Document, problems: list[Problem]) -> list[Any] | None:
     """The cases of a golden case file (its only key, ``cases``), or None with the problem
     recorded in ``problems``."""
@@ -60,101 +117,114 @@ def case_list(doc: Document, problems: list[Problem]) -> list[Any] | None:
     return items
 
 
-def load_golden(kb: Knowledge) -> list[GoldenCase]:
-    """Load and check every golden case under the knowledge folder's ``cases/``.
+@dataclass(frozen=True, slots=True)
+class _RawCase:
+    """One golden case as read: from a YAML/JSON document at ``loc``, or from ``line`` of a
+    file that holds one case a line (``doc`` None)."""
 
-    Raises
-    ------
-    KnowledgeError
-        For malformed files, duplicate ids, unknown references in expectations, and cases
-        whose findings do not fit the vocabulary.
-    """
-    root = kb.case_root()
-    if root is None or not (root / "cases").is_dir():
-        return []
-    problems: list[Problem] = []
-    out: list[GoldenCase] = []
-    seen: dict[str, str] = {}
-    known = {
-        "red_flags": kb.red_flags,
-        "proposed": kb.conditions,
-        "not_proposed": kb.conditions,
-        "ruled_out": kb.conditions,
-        "tests": kb.tests,
-        "not_suggested": kb.tests,
-        "not_indicated": {**kb.tests, **kb.test_groups},
-    }
-    for rel, entry in iter_files(root / "cases"):
-        shown = f"{kb.knowledge_dir}/cases/{rel}"
+    data: Any
+    shown: str
+    doc: Document | None
+    loc: tuple[Any, ...] = ()
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the case."""
+        line = self.line if self.doc is None else self.doc.position(self.loc)[0]
+        return f"{self.shown}:{line}"
+
+    def problem(self, code: str, msg: str, sub: Sequence[Any] = (), **extra: Any) -> Problem:
+        """A problem located at ``sub`` inside the case (at its line, for a case a line)."""
+        if self.doc is not None:
+            return self.doc.problem(code, msg, (*self.loc, *sub), **extra)
+        return Problem(code, msg, file=self.shown, line=self.line, col=1, **extra)
+
+
+class _CaseChecker:
+    """Checks golden cases against a knowledge base: their format, ids unique across every
+    case it has checked, expectations naming known ids and not contradicting each other, and
+    findings that fit the vocabulary."""
+
+    def __init__(self, kb: Knowledge) -> None:
+        self.kb = kb
+        self.known: dict[str, Mapping[str, Any]] = {
+            "red_flags": kb.red_flags,
+            "proposed": kb.conditions,
+            "not_proposed": kb.conditions,
+            "ruled_out": kb.conditions,
+            "tests": kb.tests,
+            "not_suggested": kb.tests,
+            "not_indicated": {**kb.tests, **kb.test_groups},
+        }
+        self.seen: dict[str, str] = {}
+
+    def check(
+        self, raw: Sequence[_RawCase], problems: list[Problem]
+    ) -> list[tuple[GoldenCase, _RawCase]]:
+        """The cases that pass, each with where it was read; the problems of the others (all
+        of them, in order) go to ``problems``."""
+        out = []
+        for it in raw:
+            golden = self._check(it, problems)
+            if golden is not None:
+                out.append((golden, it))
+        return out
+
+    def _check(self, it: _RawCase, problems: list[Problem]) -> GoldenCase | None:
+        problem, item = it.problem, it.data
         try:
-            doc = parse(entry.read_text(encoding="utf-8"), shown)
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem("unreadable-file", f"cannot read file ({exc})", file=shown))
-            continue
-        except DocumentError as exc:
-            problems.append(exc.problem)
-            continue
-        items = case_list(doc, problems)
-        if items is None:
-            continue
-        for i, item in enumerate(items):
-            loc = ("cases", i)
-            try:
-                golden = GoldenCase.model_validate(
-                    {**item, "file": shown} if isinstance(item, dict) else item
+            golden = GoldenCase.model_validate(
+                {**item, "file": it.shown} if isinstance(item, dict) else item
+            )
+        except ValidationError as exc:
+            for err in exc.errors():
+                at = ".".join(str(p) for p in err["loc"]) or "case"
+                problems.append(problem("bad-golden", f"{at}: {err['msg']}", err["loc"]))
+            return None
+        name = f"case {golden.id!r}"
+        if golden.id in self.seen:
+            problems.append(
+                problem(
+                    "duplicate-id",
+                    f"golden case id {golden.id!r} is already used at {self.seen[golden.id]}",
+                    ("id",),
                 )
-            except ValidationError as exc:
-                for err in exc.errors():
-                    where = ".".join(str(p) for p in err["loc"])
+            )
+        self.seen[golden.id] = it.where
+        exp = golden.expect
+        for key, table in self.known.items():
+            for value in getattr(exp, key):
+                if value not in table:
                     problems.append(
-                        doc.problem("bad-golden", f"{where}: {err['msg']}", (*loc, *err["loc"]))
-                    )
-                continue
-            name = f"case {golden.id!r}"
-            if golden.id in seen:
-                problems.append(
-                    doc.problem(
-                        "duplicate-id",
-                        f"golden case id {golden.id!r} is already used in {seen[golden.id]}",
-                        (*loc, "id"),
-                    )
-                )
-            seen[golden.id] = shown
-            for key, table in known.items():
-                values = getattr(golden.expect, key)
-                for value in values:
-                    if value not in table:
-                        problems.append(
-                            doc.problem(
-                                "unknown-reference",
-                                f"expect.{key}: unknown id {value!r}",
-                                (*loc, "expect", key),
-                                rule=name,
-                                suggestion=did_you_mean(value, table),
-                            )
+                        problem(
+                            "unknown-reference",
+                            f"expect.{key}: unknown id {value!r}",
+                            ("expect", key),
+                            rule=name,
+                            suggestion=did_you_mean(value, table),
                         )
-            case = Case.model_validate(item["case"])
-            case._doc = doc
-            try:
-                observe(case, kb)
-            except CaseError as exc:
-                problems.extend(
-                    Problem(
-                        p.code,
-                        p.message,
-                        file=shown,
-                        line=doc.position((*loc, "case"))[0],
-                        col=doc.position((*loc, "case"))[1],
-                        rule=name,
-                        suggestion=p.suggestion,
                     )
-                    for p in exc.problems
+        both = set(exp.proposed) & (set(exp.not_proposed) | set(exp.ruled_out))
+        if both:
+            problems.append(
+                problem(
+                    "bad-golden",
+                    f"expect: {', '.join(sorted(both))} both proposed and not proposed",
+                    ("expect",),
+                    rule=name,
                 )
-                continue
-            out.append(golden)
-    if problems:
-        raise KnowledgeError(problems)
-    return out
+            )
+        try:
+            observe(golden.case, self.kb)
+        except CaseError as exc:
+            pos = problem("bad-case", "", ("case",))
+            problems += [
+                Problem(p.code, p.message, pos.file, pos.line, pos.col, name, p.suggestion)
+                for p in exc.problems
+            ]
+            return None
+        return golden
 
 
 def check(golden: GoldenCase, result: Result) -> list[str]:
