@@ -111,6 +111,7 @@ class ResultBuilder:
         self._shapes: dict[frozenset[Support], _Shape] = {}
         self._matches: dict[Any, Match] = {}
         self._conclusions: dict[frozenset[str], _Conclusions] = {}
+        self._read = kb.read_findings
         self._models: dict[Any, Any] = {}
         self._rule_parts: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
         self._leaves: dict[tuple[str, int], tuple[str, str, str]] = {}  # kind, id, predicate
@@ -166,6 +167,8 @@ class ResultBuilder:
             conclusions = self._conclude(sorted(key))
             remember(self._conclusions, key, conclusions)
         red_flags, differential, ruled_out, tests, not_indicated = conclusions
+        unused = [e.finding for e in entries if e.finding not in used]
+        read = self._read
         values = {  # every field, in the model's order (checked when the builder is made)
             "case_id": case_id,
             "knowledge_version": self._version,
@@ -178,8 +181,9 @@ class ResultBuilder:
             "firings": tuple(firings),
             "false_facts": false_facts,
             "findings": shown,
-            "unused_findings": tuple([e.finding for e in entries if e.finding not in used]),
-            "unread_findings": tuple([e.finding for e in entries if not e.read]),
+            "unused_findings": tuple(unused),
+            # a finding no rule reads is never used: look for them among the unused only
+            "unread_findings": tuple([f for f in unused if f not in read]),
             "next_findings": None,
         }
         return _assemble(values)
