@@ -44,7 +44,7 @@ __all__ = ["CACHE_LIMIT", "ResultBuilder", "remember"]
 
 CACHE_LIMIT = 20_000
 SHAPE_LIMIT = 4_096
-FIRINGS_PER_SHAPE = 16
+FIRINGS_PER_SHAPE = 64
 _STRENGTH = {"high": 0, "moderate": 1, "low": 2}
 _RANK = {"emergency": 0, "urgent": 1, "routine": 2}
 
