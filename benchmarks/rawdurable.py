@@ -14,14 +14,28 @@ durable-rules program; the adapter runs them with a leaner loop of the same C ca
 - ``reused``: one session for every case, each case's facts retracted after it: the C
   engine's own cost, with no per-session set-up (what the backend does since it reuses
   sessions).
+
+:func:`compare_reused` times the durable backend and the ``reused`` replay on the *same*
+new cases, slice by slice in turn (which of the two goes first alternates), and reports
+the median of the per-slice time ratios: machine load hits both alike. The cases are
+recorded on a second engine, so the engine timed carries no recorder. Run it alone on
+synthetic rule sets::
+
+    python benchmarks/rawdurable.py --sizes 500,1500
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import itertools
+import statistics
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from measure import cpu_seconds, slices
 
 import painreason
 from painreason import _durable
@@ -54,11 +68,15 @@ class Recorder:
         rs._fire = recording_fire  # type: ignore[method-assign]
 
     def record(self, case: Any) -> tuple[painreason.Result, list[Call], frozenset[int]]:
+        # the adapter reports most clauses in its action loop, without calling _fire: not
+        # while recording (evaluations outside record() keep that path)
+        host = self.rs._host
         self.calls, self.fired, self.active = [], set(), True
+        quick, host._painreason_quick = host._painreason_quick, {}
         try:
             result = self.engine.evaluate(case)
         finally:
-            self.active = False
+            self.active, host._painreason_quick = False, quick
         return result, self.calls, frozenset(self.fired)
 
 
@@ -134,3 +152,74 @@ class RawDurable:
             retract = self.core.retract_facts if text[0] == "[" else self.core.retract_fact
             retract(self.handles[shard], text)
         return frozenset(self.fired)
+
+
+def compare_reused(
+    engine: painreason.Engine, cases: Sequence[Any], repeat: int, warm: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """The durable ``engine`` against raw durable-rules on one reused session, on the same
+    new cases, interleaved slice by slice (CPU time).
+
+    ``warm`` cases run on both first (durable's and the adapter's caches, the session pool).
+    Returns cases/s of each (median over slices), the median per-slice time ratio
+    durable / raw with its range, and whether the raw replay fired the same rules.
+    """
+    rec = Recorder(painreason.Engine(engine.knowledge, backend="durable"))
+    raw = RawDurable(rec.rs)
+    for case in warm:
+        engine.evaluate(case)
+        raw.run_reused(rec.record(case)[1])
+    times: dict[str, list[float]] = {"durable": [], "raw": []}
+    same = True
+    for r, part in enumerate(slices(cases, repeat)):
+        recorded = [rec.record(case) for case in part]
+        calls = [c for _, c, _ in recorded]
+        runs = [("durable", engine.evaluate, part), ("raw", raw.run_reused, calls)]
+        for name, fn, items in runs if r % 2 == 0 else runs[::-1]:
+            times[name].append(cpu_seconds(fn, items) / len(items))
+        same &= [raw.run_reused(c) for c in calls] == [f for *_, f in recorded]
+        same &= all(
+            engine.evaluate(c) == res for c, (res, _, _) in zip(part, recorded, strict=True)
+        )
+    ratios = [d / r for d, r in zip(times["durable"], times["raw"], strict=True)]
+    return {
+        "durable": {"cases_per_s": 1 / statistics.median(times["durable"])},
+        "raw durable, one session": {"cases_per_s": 1 / statistics.median(times["raw"])},
+        "time_vs_raw": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "repeats": len(ratios),
+        "cases": len(cases),
+        "agree": same,
+    }
+
+
+def main() -> int:
+    from synthetic import RuleSet
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="500,1500", help="synthetic rule counts")
+    p.add_argument("--repeat", type=int, default=15, help="slices (alternations)")
+    p.add_argument("--per", type=int, default=40, help="cases per slice")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    for n_rules in (int(n) for n in a.sizes.split(",")):
+        rules = RuleSet(n_rules, seed=a.seed)
+        with tempfile.TemporaryDirectory(prefix="painreason-raw-") as tmp:
+            kb = painreason.load_knowledge(*rules.write(Path(tmp)))
+        raw_cases = rules.cases(200 + a.repeat * a.per, seed=a.seed + n_rules)
+        cases = [painreason.Case.from_dict(c) for c in raw_cases]
+        engine = painreason.Engine(kb, backend="durable")
+        out = compare_reused(engine, cases[200:], a.repeat, warm=cases[:200])
+        print(
+            f"{n_rules} rules: durable {out['durable']['cases_per_s']:,.0f} cases/s, raw one "
+            f"session {out['raw durable, one session']['cases_per_s']:,.0f}; durable time / raw "
+            f"{out['time_vs_raw']:.2f}x (slices {out['ratio_min']:.2f}-{out['ratio_max']:.2f}, "
+            f"{out['repeats']} x {a.per} cases); agree: {out['agree']}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
