@@ -41,7 +41,6 @@ from ._vignette_report import (
     TestMetrics,
     VignetteReport,
 )
-from ._whynot import why_condition, why_missing
 from .case import observe
 from .engine import Backend, Engine
 from .golden import GoldenCase
@@ -49,6 +48,7 @@ from .loader import Knowledge
 from .results import Result
 from .vocabulary import Urgency
 from .whatif import diff_results
+from .whynot import _why_condition, _why_missing
 
 __all__ = [
     "CaseDiff",
@@ -194,7 +194,7 @@ def _mismatches(v: Vignette, result: Result, engine: Engine, labels: Labels) -> 
     def missing(kind: str, target: str, urgency: Urgency | None = None) -> list[str]:
         nonlocal obs
         obs = obs or observe(g.case, kb)
-        return why_missing(kb, obs, kind, target, urgency)
+        return _why_missing(kb, obs, kind, target, urgency)
 
     def fired(kind: str, target: str) -> list[str]:
         return _why_present(result, kind, target)
@@ -207,7 +207,7 @@ def _mismatches(v: Vignette, result: Result, engine: Engine, labels: Labels) -> 
     for cond in exp.proposed:
         if cond not in proposed:
             got = "ruled out" if cond in ruled_out else "not proposed"
-            add("missed_condition", cond, "proposed", got, why_condition(engine, g.case, cond))
+            add("missed_condition", cond, "proposed", got, _why_condition(engine, g.case, cond))
     negatives = set(exp.not_proposed)
     if labels == "closed":
         negatives |= set(proposed) - set(exp.proposed)

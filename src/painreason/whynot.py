@@ -8,23 +8,39 @@ renders as text (``str(x)``).
 
 Unknown is not absent: a condition that *failed* rests on a documented value (``absent``,
 a number out of range); a condition *not recorded* could still go either way.
+
+The vignette report (:mod:`painreason.vignettes`) shows the same checks one line a rule, for a
+missed condition and for a red flag, rule-out, test or advice that did not come.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from . import _abduce
 from ._reference import Evaluator
-from .case import observe
+from .case import Case, Observations, observe
 from .engine import CaseInput, Engine, as_case
 from .errors import UnknownTargetError
 from .explain import Explanation, explain
 from .loader import Knowledge
-from .rules import FactRef, Flag, Node, Not, Pred, Propose, Rule
+from .rules import (
+    AdviseAgainst,
+    FactRef,
+    Flag,
+    Node,
+    Not,
+    Pred,
+    Propose,
+    Rule,
+    RuleOut,
+    Suggest,
+)
+from .vocabulary import Urgency
 
 __all__ = ["FindingSet", "LeafCheck", "RuleCheck", "WhyNot", "why_not"]
 
@@ -173,16 +189,27 @@ def _bundled_engine() -> Engine:
     return Engine(backend="python")
 
 
-class _WhyNot:
-    def __init__(self, engine: Engine, case: CaseInput, max_size: int) -> None:
-        self.kb = engine.knowledge
-        self.case = as_case(case)
-        self.result = engine.evaluate(self.case)
-        self.obs = observe(self.case, self.kb)
-        self.ev = Evaluator(self.kb, self.obs)
+class _Checks:
+    """Rules checked leaf by leaf against one evaluated case.
+
+    With ``case`` and ``max_size`` it also searches, for a rule whose condition is unknown,
+    the smallest sets of findings that would make it fire; ``shown`` gives each finding's
+    recorded value as the Result shows it.
+    """
+
+    def __init__(
+        self,
+        kb: Knowledge,
+        obs: Observations,
+        case: Case | None = None,
+        max_size: int = 0,
+        shown: Mapping[str, str] | None = None,
+    ) -> None:
+        self.kb = kb
+        self.ev = Evaluator(kb, obs)
         self.ev.run()
-        self.search = _abduce.Search(self.kb, self.case, self.obs, self.ev, max_size)
-        self.shown = self.result.findings
+        self.search = None if case is None else _abduce.Search(kb, case, obs, self.ev, max_size)
+        self.shown = shown or {}
 
     def check(self, rule: Rule, via: str, depth: int = 0) -> RuleCheck:
         truth = self.ev.truth(rule.when)
@@ -217,7 +244,7 @@ class _WhyNot:
                 )
             )
         sets: tuple[FindingSet, ...] = ()
-        if truth is None and depth == 0:
+        if truth is None and depth == 0 and self.search is not None:
             sets = tuple(self.finding_set(rec) for rec in self.search.recordings(rule))
         return RuleCheck(
             rule=rule.id,
@@ -335,8 +362,9 @@ def why_not(
         raise UnknownTargetError("condition", condition, kb.conditions)
     if max_size < 1:
         raise ValueError(f"max_size must be at least 1 (got {max_size})")
-    w = _WhyNot(engine, case, max_size)
-    result = w.result
+    case = as_case(case)
+    result = engine.evaluate(case)
+    w = _Checks(kb, observe(case, kb), case, max_size, result.findings)
     status: Literal["proposed", "contested", "ruled_out", "not_proposed"] = "not_proposed"
     rule_out = None
     cond = next((c for c in result.differential if c.id == condition), None)
@@ -359,9 +387,83 @@ def why_not(
         rules=tuple(checks),
         smallest=tuple(smallest),
         max_size=max_size,
-        complete=w.search.complete,
+        complete=w.search is None or w.search.complete,
         rule_out=rule_out,
     )
+
+
+# --- one line a rule, for the vignette report -----------------------------------------------
+
+_MAX_RULES = 6
+_GROUPS = {"held": "held", "failed": "failed", "not_recorded": "not recorded", "unknown": "unknown"}
+
+
+def _lines(checks: Sequence[tuple[RuleCheck, str]], total: int) -> list[str]:
+    """One line a rule checked (with where it is, or how it concludes): its status, then its
+    leaves grouped held, failed, not recorded, unknown; then how many more of ``total`` rules
+    there are."""
+    lines = []
+    for check, where in checks:
+        parts = []
+        for status, name in _GROUPS.items():
+            needs = [leaf.needs for leaf in check.leaves if leaf.status == status]
+            if needs:
+                parts.append(f"{name}: {'; '.join(needs)}")
+        lines.append(f"{check.status} {check.rule} ({where}): " + " | ".join(parts))
+    if total > _MAX_RULES:
+        lines.append(f"and {total - _MAX_RULES} more rules")
+    return lines
+
+
+def _concludes(rule: Rule, kb: Knowledge, kind: str, target: str, urgency: Urgency | None) -> bool:
+    for a in rule.actions:
+        if kind == "red_flag" and isinstance(a, Flag) and a.red_flag == target:
+            return True
+        if kind == "rule_out" and isinstance(a, RuleOut) and a.condition == target:
+            return True
+        if kind == "test" and isinstance(a, Suggest) and a.test == target:
+            return urgency is None or a.urgency.rank <= urgency.rank
+        if (
+            kind == "advice"
+            and isinstance(a, AdviseAgainst)
+            and (a.test == target or target in kb.test_targets(a.test))
+        ):
+            return True
+    return False
+
+
+def _why_missing(
+    kb: Knowledge, obs: Observations, kind: str, target: str, urgency: Urgency | None = None
+) -> list[str]:
+    """One line a rule that could have concluded ``target`` (of ``kind``: ``red_flag``,
+    ``rule_out``, ``test`` at ``urgency`` or more urgent, ``advice``), checked as
+    :func:`why_not` checks a condition's rules."""
+    rules = [r for r in kb.rules if _concludes(r, kb, kind, target, urgency)]
+    if not rules:
+        at = f" at {urgency.value} or more urgent" if urgency is not None else ""
+        return [f"no rule in this rule set concludes it{at}"]
+    checks = _Checks(kb, obs)
+    shown = []
+    for rule in rules[:_MAX_RULES]:
+        where = f"{rule.file}:{rule.line}" if rule.line else rule.file
+        shown.append((checks.check(rule, f"concludes {target}"), where))
+    return _lines(shown, len(rules))
+
+
+def _why_condition(engine: Engine, case: Case, condition: str) -> list[str]:
+    """:func:`why_not` for a condition, one line a rule, then what rules it out and the
+    smallest sets of findings whose recording would propose it."""
+    w = why_not(case, condition, engine=engine, max_size=2)
+    lines = _lines([(check, check.via) for check in w.rules[:_MAX_RULES]], len(w.rules))
+    if not w.rules:
+        lines.append("no rule in this rule set concludes it")
+    if w.rule_out is not None:
+        refuters = ", ".join(dict.fromkeys(s.rule for s in w.rule_out.steps))
+        lines.append(f"ruled out by {refuters}")
+    for fs in w.smallest[:3]:
+        record = ", ".join(f"{k}: {v}" for k, v in fs.record.items())
+        lines.append(f"recording {record} would propose it (via {', '.join(fs.rules)})")
+    return lines
 
 
 LeafCheck.model_rebuild()
