@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import itertools
 import statistics
 import tempfile
@@ -155,12 +156,20 @@ class RawDurable:
 
 
 def compare_reused(
-    engine: painreason.Engine, cases: Sequence[Any], repeat: int, warm: Sequence[Any] = ()
+    engine: painreason.Engine,
+    cases: Sequence[Any],
+    repeat: int,
+    warm: Sequence[Any] = (),
+    freeze: bool = False,
 ) -> dict[str, Any]:
     """The durable ``engine`` against raw durable-rules on one reused session, on the same
     new cases, interleaved slice by slice (CPU time).
 
     ``warm`` cases run on both first (durable's and the adapter's caches, the session pool).
+    ``freeze``: then move every object alive to the garbage collector's permanent generation.
+    Collections in a process holding engines and knowledge walk hundreds of thousands of
+    objects, and durable's own action loop allocates enough to trigger many of them: a raw
+    durable-rules program in a process of its own would not pay that.
     Returns cases/s of each (median over slices), the median per-slice time ratio
     durable / raw with its range, and whether the raw replay fired the same rules.
     """
@@ -169,6 +178,9 @@ def compare_reused(
     for case in warm:
         engine.evaluate(case)
         raw.run_reused(rec.record(case)[1])
+    if freeze:
+        gc.collect()
+        gc.freeze()
     times: dict[str, list[float]] = {"durable": [], "raw": []}
     same = True
     for r, part in enumerate(slices(cases, repeat)):
@@ -191,6 +203,7 @@ def compare_reused(
         "repeats": len(ratios),
         "cases": len(cases),
         "agree": same,
+        "gc_frozen": freeze,
     }
 
 
@@ -202,6 +215,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=15, help="slices (alternations)")
     p.add_argument("--per", type=int, default=40, help="cases per slice")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up")
     a = p.parse_args()
     for n_rules in (int(n) for n in a.sizes.split(",")):
         rules = RuleSet(n_rules, seed=a.seed)
@@ -210,12 +224,15 @@ def main() -> int:
         raw_cases = rules.cases(200 + a.repeat * a.per, seed=a.seed + n_rules)
         cases = [painreason.Case.from_dict(c) for c in raw_cases]
         engine = painreason.Engine(kb, backend="durable")
-        out = compare_reused(engine, cases[200:], a.repeat, warm=cases[:200])
+        out = compare_reused(engine, cases[200:], a.repeat, warm=cases[:200], freeze=a.freeze)
+        if a.freeze:
+            gc.unfreeze()
         print(
             f"{n_rules} rules: durable {out['durable']['cases_per_s']:,.0f} cases/s, raw one "
             f"session {out['raw durable, one session']['cases_per_s']:,.0f}; durable time / raw "
             f"{out['time_vs_raw']:.2f}x (slices {out['ratio_min']:.2f}-{out['ratio_max']:.2f}, "
-            f"{out['repeats']} x {a.per} cases); agree: {out['agree']}",
+            f"{out['repeats']} x {a.per} cases{', gc frozen' if a.freeze else ''}); agree: "
+            f"{out['agree']}",
             flush=True,
         )
     return 0
