@@ -136,6 +136,9 @@ def test_errors_of_then_are_not_taken_for_the_cases(
             )
     with pytest.raises(TypeError, match="then must be a function"):
         evaluate_many([], then=3)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match=r"cannot be sent to worker processes.*not a lambda"):
+        evaluate_many(golden[:2], workers=2, knowledge=kb, then=lambda r: r.summary())
+    assert len(evaluate_many(golden[:2], knowledge=kb, then=lambda r: r.summary())) == 2
 
 
 @pytest.mark.parametrize(

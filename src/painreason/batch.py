@@ -22,6 +22,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -204,6 +205,15 @@ def iter_evaluate(
         raise TypeError(f"then must be a function of a Result (got {then!r})")
     if workers == -1:
         workers = os.cpu_count() or 1
+    if then is not None and workers and workers > 1:
+        try:
+            pickle.dumps(then)
+        except Exception as exc:  # what pickling raises varies: PicklingError, AttributeError...
+            raise TypeError(
+                f"then={then!r} cannot be sent to worker processes ({exc}); give a "
+                "module-level function or a method such as Result.summary, not a lambda or a "
+                "function defined inside another"
+            ) from exc
     return _iterate(cases, workers, knowledge, backend, chunksize, maxtasksperchild, on_error, then)
 
 
