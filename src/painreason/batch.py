@@ -171,6 +171,48 @@ def evaluate_many(
     )
 
 
+@overload
+def iter_evaluate(
+    cases: Iterable[CaseInput],
+    *,
+    workers: int | None = None,
+    knowledge: Knowledge | None = None,
+    backend: Backend = "auto",
+    chunksize: int | None = None,
+    maxtasksperchild: int = 50,
+    on_error: OnError = "raise",
+    then: None = None,
+) -> Iterator[Result | PainreasonError]: ...
+
+
+@overload
+def iter_evaluate(
+    cases: Iterable[CaseInput],
+    *,
+    workers: int | None = None,
+    knowledge: Knowledge | None = None,
+    backend: Backend = "auto",
+    chunksize: int | None = None,
+    maxtasksperchild: int = 50,
+    on_error: OnError = "raise",
+    then: Callable[[Result], _T],
+) -> Iterator[_T | PainreasonError]: ...
+
+
+@overload
+def iter_evaluate(
+    cases: Iterable[CaseInput],
+    *,
+    workers: int | None = None,
+    knowledge: Knowledge | None = None,
+    backend: Backend = "auto",
+    chunksize: int | None = None,
+    maxtasksperchild: int = 50,
+    on_error: OnError = "raise",
+    then: Callable[[Result], _T] | None,
+) -> Iterator[_T | Result | PainreasonError]: ...
+
+
 def iter_evaluate(
     cases: Iterable[CaseInput],
     *,
