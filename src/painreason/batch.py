@@ -158,16 +158,7 @@ def evaluate_many(
     ['cauda_equina_red_flag']
     """
     return list(
-        iter_evaluate(
-            cases,
-            workers=workers,
-            knowledge=knowledge,
-            backend=backend,
-            chunksize=chunksize,
-            maxtasksperchild=maxtasksperchild,
-            on_error=on_error,
-            then=then,
-        )
+        _start(cases, workers, knowledge, backend, chunksize, maxtasksperchild, on_error, then)
     )
 
 
@@ -199,20 +190,6 @@ def iter_evaluate(
 ) -> Iterator[_T | PainreasonError]: ...
 
 
-@overload
-def iter_evaluate(
-    cases: Iterable[CaseInput],
-    *,
-    workers: int | None = None,
-    knowledge: Knowledge | None = None,
-    backend: Backend = "auto",
-    chunksize: int | None = None,
-    maxtasksperchild: int = 50,
-    on_error: OnError = "raise",
-    then: Callable[[Result], _T] | None,
-) -> Iterator[_T | Result | PainreasonError]: ...
-
-
 def iter_evaluate(
     cases: Iterable[CaseInput],
     *,
@@ -235,6 +212,20 @@ def iter_evaluate(
     >>> sum(1 for _ in iter_evaluate(cases, backend="python"))
     3
     """
+    return _start(cases, workers, knowledge, backend, chunksize, maxtasksperchild, on_error, then)
+
+
+def _start(
+    cases: Iterable[CaseInput],
+    workers: int | None,
+    knowledge: Knowledge | None,
+    backend: Backend,
+    chunksize: int | None,
+    maxtasksperchild: int,
+    on_error: OnError,
+    then: Callable[[Result], Any] | None,
+) -> Iterator[Any]:
+    """Check the arguments now (not when the first item is asked for), then iterate."""
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return' (got {on_error!r})")
     if workers is not None and (not isinstance(workers, int) or workers < -1):
