@@ -840,16 +840,10 @@ class DurableSession:
         EngineError
             durable-rules failed; the session cannot be used after that.
         """
-        if self._state != "open":
-            raise EngineError(f"session is {self._state}: use 'with ruleset.session() as s:'")
         problems: list[str] = []
-        sends: list[tuple[str, list[str]]] = []
-        batch, queued = dict(self._facts), set[str]()
-        for i, fact in enumerate(facts):
-            hit = self._rs._lookup(i, fact, problems)
-            if hit is not None:
-                self._queue(i, hit, batch, sends, queued, problems)
-        return self._assert(batch, sends, problems)
+        lookup = self._rs._lookup
+        hits = ((i, lookup(i, fact, problems)) for i, fact in enumerate(facts))
+        return self._assert_hits(hits, problems)
 
     def assert_encoded(self, facts: Sequence[_Encoded]) -> list[Firing]:
         """:meth:`assert_facts` for facts encoded by :meth:`DurableRuleset.encode`.
@@ -865,13 +859,20 @@ class DurableSession:
         list[Firing]
             As :meth:`assert_facts`.
         """
+        return self._assert_hits(enumerate(facts), [])
+
+    def _assert_hits(
+        self, hits: Iterable[tuple[int, _Encoded | None]], problems: list[str]
+    ) -> list[Firing]:
+        """Queue the encoded facts (None: a fact whose problem is already in ``problems``)
+        and assert them; the session must be open."""
         if self._state != "open":
             raise EngineError(f"session is {self._state}: use 'with ruleset.session() as s:'")
-        problems: list[str] = []
         sends: list[tuple[str, list[str]]] = []
         batch, queued = dict(self._facts), set[str]()
-        for i, hit in enumerate(facts):
-            self._queue(i, hit, batch, sends, queued, problems)
+        for i, hit in hits:
+            if hit is not None:
+                self._queue(i, hit, batch, sends, queued, problems)
         return self._assert(batch, sends, problems)
 
     def _queue(
