@@ -604,7 +604,10 @@ def test_more_than_255_clauses_sharing_a_pattern_are_sharded() -> None:
     assert len(DurableRuleset({f"k{i}": (shared,) for i in range(255)})._names) == 1
     assert len(DurableRuleset({f"k{i}": (shared,) for i in range(256)})._names) == 2
     rs = DurableRuleset({f"k{i}": (shared, _pattern(f"c{i % 3}")) for i in range(600)})
-    assert len(rs._names) == 3
+    # each c pattern follows 'shared' in 200 rules, with a join test of each rule's own:
+    # at most _max_joins of those a ruleset (error 303 past them), 3 patterns a ruleset
+    per_ruleset = 3 * rs._max_joins
+    assert len(rs._names) == -(-600 // per_ruleset)
     facts = [{"id": "p", "t": "patient"}, _finding(0), _finding(1)]
     assert len(rs.run(facts)) == 400
     with pytest.raises(CapacityError, match="256 uses of one pattern"):
@@ -901,14 +904,25 @@ def test_encoded_facts_assert_like_the_facts_themselves() -> None:
         rs.encode({"v": 1})
 
 
-def test_a_pooled_session_reuses_its_fact_ids_case_after_case() -> None:
+def test_a_pooled_session_keeps_its_cases_apart_and_is_replaced_when_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rs = DurableRuleset(CLAUSES, reuse_sessions=True)
     facts = [_finding(1, v=6), _finding(2), _finding(3), {**_finding(3), "id": "g3"}]
     expected, fewer = rs.run(facts), rs.run(facts[1:])
     assert expected != fewer
-    grown = len(rs._mid_seq)
-    for _ in range(50):
+    assert ("a_and_b", ("f1", "f2")) in expected  # f1 of the first case joins nothing here
+    sid = rs._idle[0][0]
+    for _ in range(20):
         assert rs.run(facts) == expected
         assert rs.run(facts[1:]) == fewer
-    assert len(rs._mid_seq) == grown  # each case starts where the last one did
-    assert len(rs._idle) == 1
+        assert rs.run([_finding(1, v=6)]) == [("a_high", ("f1",))]  # no f2 of earlier cases
+    assert [entry[0] for entry in rs._idle] == [sid]  # every case ran in the one session
+    monkeypatch.setattr(_durable, "_SID_FACTS", rs._idle[0][2] + 8)  # nearly full
+    sids = set()
+    for _ in range(5):
+        with rs.session() as session:
+            assert session.assert_facts(facts) == expected
+            sids.add(session._sid)
+    assert len(sids) == 2  # the full session was deleted, a new one took over
+    assert len(rs._live) == len(rs._idle) == 1

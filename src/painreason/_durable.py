@@ -76,6 +76,10 @@ _MAX_FIELDS = 250  # MAX_OBJECT_PROPERTIES is 255, id and sid included (error 30
 _MAX_STRING = 65_534  # strings are compared with 16-bit lengths: longer ones compare wrongly
 _MAX_INT = 2**53  # ints are compared with floats as doubles: exact up to 2**53
 _POOL = 4  # idle sessions a ruleset keeps for reuse (reuse_sessions=True)
+# Facts (with chain facts and sentinels) a reused session may hold; the next case starts a
+# new one. Each costs durable about 9 kB (a message node of 255 property slots).
+_SID_FACTS = 4096
+_CASE = "@c"  # the case number within a session, on every fact: rules join only on equal ones
 _LEASE = 10  # seconds an action may run before durable's own loop gives it up
 _CACHE = 65_536  # encoded facts a ruleset keeps (cleared when full)
 _FANOUT = 16  # more 'eq' values than this on one property get a bucket test in front
@@ -219,7 +223,7 @@ def _backend() -> Any:
 
 
 def _free_ruleset(core: Any, handle: int, idle: list[tuple[str, ...]]) -> None:
-    """Free a C ruleset, after the state of its pooled sessions (each ~100 kB per shard).
+    """Free a C ruleset, after the state of its pooled sessions (each holds its cases' facts).
 
     A finalizer: it must hold no reference to the ruleset or its host, only the list of idle
     sessions they share; every shard's finalizer frees the idle sessions of its own handle.
@@ -366,8 +370,9 @@ def _with_buckets(pats: tuple[_Pat, ...], buckets: dict[str, dict[Any, int]]) ->
     return tuple(out)
 
 
-def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> None:
-    """Refuse, before durable sees them, alpha networks that would hang or overflow its stack."""
+def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> int:
+    """Refuse, before durable sees them, alpha networks that would hang or overflow its stack;
+    return the most alpha tests one fact can have pending at once."""
     children: defaultdict[_Pat, set[_T]] = defaultdict(set)
     owners: defaultdict[_Pat, set[str]] = defaultdict(set)
     for key, pattern in patterns:  # durable shares identical test prefixes: a trie
@@ -391,16 +396,7 @@ def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> None:
                 f"{_MAX_CHILDREN}: durable-rules hangs with more); fix: start every pattern "
                 "with an 'eq' discriminator so that no test has over 511 successors"
             )
-    # A fact pops a node and pushes each child it satisfies: per property at most one 'eq'
-    # value can hold, every other op may. Bound the height of that stack over all paths.
-    # Internal facts ('@' properties) never meet user tests: they do not add up.
-    height: dict[_Pat, int] = {}
-    width: dict[_Pat, int] = {}
-    for node in sorted(children, key=len, reverse=True):
-        ops = [(p, op) for p, op, _ in children[node] if p[0] != "@"]
-        width[node] = len({p for p, op in ops if op == "eq"}) + sum(op != "eq" for _, op in ops)
-        deepest = max(height.get((*node, t), 0) for t in children[node])
-        height[node] = width[node] - 1 + max(1, deepest)
+    height, width = _stack(children)
     if height.get((), 0) > _MAX_STACK:
         node = max(width, key=lambda n: (width[n], -len(n)))
         raise CapacityError(
@@ -408,6 +404,26 @@ def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> None:
             f"(limit {_MAX_STACK}, durable-rules error 303), {width[node]} of them right after "
             f"'{_show(node)}'; fix: use 'eq' discriminators, fewer non-'eq' tests per path"
         )
+    return height.get((), 0)
+
+
+def _stack(children: Mapping[_Pat, set[_T]]) -> tuple[dict[_Pat, int], dict[_Pat, int]]:
+    """Per node of an alpha trie, the most nodes a fact can have pending at once from there,
+    and how many of its children one fact can satisfy.
+
+    A fact pops a node and pushes each child it satisfies (durable's ``handleAlpha`` keeps a
+    stack of 64): per property at most one 'eq' value can hold, every other op may. Internal
+    facts ('@' properties) never meet user tests, so those do not add up; a join test
+    (op ``"join"``) is pushed for every fact that has the property, so each one does.
+    """
+    height: dict[_Pat, int] = {}
+    width: dict[_Pat, int] = {}
+    for node in sorted(children, key=len, reverse=True):
+        ops = [(p, op) for p, op, _ in children[node] if p[0] != "@" or op == "join"]
+        width[node] = len({p for p, op in ops if op == "eq"}) + sum(op != "eq" for _, op in ops)
+        deepest = max(height.get((*node, t), 0) for t in children[node])
+        height[node] = width[node] - 1 + max(1, deepest)
+    return height, width
 
 
 class DurableRuleset:
@@ -420,11 +436,13 @@ class DurableRuleset:
         one fact must all satisfy, discriminator first, such as ``("t", "eq", "f")``.
         A clause may have any number of patterns (over 16 are chained internally).
     reuse_sessions : bool
-        Keep up to 4 durable sessions open between cases: a session that ends cleanly has
-        its facts retracted and serves the next case. durable-rules sets up per-session
-        memory sized by the whole ruleset on a session's first fact (about 80 ms with the
-        bundled knowledge) and frees it in ``delete_state``; reuse skips both, so cases run
-        about ten times faster. A session that fails is deleted as without reuse.
+        Keep up to 4 durable sessions open between cases: a session that ends cleanly serves
+        the next case, whose facts carry a new case number that every rule joins on (nothing
+        is retracted: durable-rules reads freed memory when it retracts a fact an action saw).
+        durable-rules sets up per-session memory sized by the whole ruleset on a session's
+        first fact (about 40 ms with the bundled knowledge) and frees it in ``delete_state``;
+        reuse pays that once per 4,096 facts instead of once a case, about 60 times faster
+        with the bundled knowledge. A session that fails is deleted as without reuse.
     ids : bool
         Report which facts each firing matched. With ``False`` a clause's firings are one
         ``(key, ())`` the first time it fires in a session: its matched facts are not read
@@ -475,8 +493,21 @@ class DurableRuleset:
             self._rules = [
                 (k, _with_buckets(ps, self._buckets), c, f) for k, ps, c, f in self._rules
             ]
-        _check_alpha([("", _SENTINEL)] + [(r[0], p) for r in self._rules for p in r[1]])
+        height = _check_alpha([("", _SENTINEL)] + [(r[0], p) for r in self._rules for p in r[1]])
+        # A join test (see _pattern_json) is an alpha node of its rule's own under the pattern
+        # it follows: durable shares none, and a fact that reaches the pattern pushes them all
+        # on top of the tests still pending (error 303). Bounded per ruleset by sharding.
+        self._max_joins = max(1, _MAX_STACK - height)
         self._shard_of = self._shard(sizes)
+        while (deepest := self._deepest_stack()) > _MAX_STACK:  # joins of nested patterns
+            if self._max_joins == 1:  # add up along a path: fewer per pattern, more rulesets
+                raise CapacityError(
+                    f"one fact could have {deepest} alpha tests pending at once with the join "
+                    f"tests (limit {_MAX_STACK}, durable-rules error 303); fix: fewer non-'eq' "
+                    "tests per pattern, or fewer patterns that extend one another"
+                )
+            self._max_joins //= 2
+            self._shard_of = self._shard(sizes)
         # Per ruleset, the properties some test reads -> longest str value tested on it
         self._tested: list[dict[str, int]] = [{} for _ in range(max(self._shard_of, default=0) + 1)]
         for (_, pats, _, _), shard in zip(self._rules, self._shard_of, strict=True):
@@ -485,7 +516,7 @@ class DurableRuleset:
                     continue  # a bucket: the adapter computes it from the value
                 size = len(json.dumps(value)) - 2 if isinstance(value, str) else 0
                 self._tested[shard][prop] = max(size, self._tested[shard].get(prop, 0))
-        props = {"id", "sid", "$s", "@pr", "@st"}.union(*self._tested)
+        props = {"id", "sid", "$s", "@pr", "@st", _CASE}.union(*self._tested)
         props.update(f"{p}@b" for p in self._buckets)
         hashes = {_fnv1a32(p): p for p in sorted(props)}
         if len(hashes) < len(props):  # durable would read the two fields as one
@@ -497,7 +528,7 @@ class DurableRuleset:
         self._definition: dict[str, dict[str, Any]] = {n: {"open": sentinel} for n in self._names}
         actions = {"open": self._action(-1)}
         for index, (_, pats, _, _) in enumerate(self._rules):
-            rule = [{f"p{i}": _pattern_json(p)} for i, p in enumerate(pats)]
+            rule = [{f"p{i}": _pattern_json(p, joined=i > 0)} for i, p in enumerate(pats)]
             name = self._names[self._shard_of[index]]
             self._definition[name][f"r{index}"] = {"all": rule, "run": f"r{index}"}
             actions[f"r{index}"] = self._action(index)
@@ -508,7 +539,8 @@ class DurableRuleset:
         self._sids = itertools.count()
         self._reuse = reuse_sessions
         self._ids = ids
-        self._idle: list[tuple[str, int, int, frozenset[int]]] = []  # sid, opened, mid, hashes
+        # pooled sessions: sid, shards opened, next fact id, hashes in use, last case number
+        self._idle: list[tuple[str, int, int, set[int], int]] = []
         self._mid_seq: list[tuple[str, int]] = []  # fact ids "0", "1", ... and their hashes
         quick = {  # what _fire does for these, without calling it
             f"r{index}": (key, ())
@@ -525,30 +557,52 @@ class DurableRuleset:
 
     def _shard(self, sizes: list[int]) -> list[int]:
         """Place each clause's rules in the first ruleset with room (errors 108 and 106)."""
-        loads: list[tuple[Counter[_Pat], list[int]]] = []
+        loads: list[tuple[Counter[_Pat], Counter[_Pat], list[int]]] = []
         placed: list[int] = []
         for size in sizes:
             rules = self._rules[len(placed) : len(placed) + size]
             need = Counter(p for r in rules for p in r[1])
-            if max(need.values()) > _MAX_BETA or size >= _MAX_ACTIONS:  # +1: the sentinel
+            joins = Counter(p for r in rules for p in r[1][1:])
+            if (
+                max(need.values()) > _MAX_BETA
+                or max(joins.values(), default=0) > self._max_joins
+                or size >= _MAX_ACTIONS  # +1: the sentinel
+            ):
                 raise CapacityError(
-                    f"clause {rules[0][0]!r}: {max(need.values())} uses of one pattern or "
-                    f"{size} rules exceed durable-rules' {_MAX_BETA} / {_MAX_ACTIONS - 1} "
-                    "(errors 108, 106); fix: split the clause"
+                    f"clause {rules[0][0]!r}: {max(need.values())} uses of one pattern, "
+                    f"{max(joins.values(), default=0)} of them joined, or {size} rules exceed "
+                    f"durable-rules' {_MAX_BETA} / {self._max_joins} / {_MAX_ACTIONS - 1} "
+                    "(errors 108, 303, 106); fix: split the clause"
                 )
-            loads.append((Counter({_SENTINEL: 1}), [1]))  # a fresh ruleset, kept if needed
+            loads.append((Counter({_SENTINEL: 1}), Counter(), [1]))  # a fresh one, if needed
             fits = (
                 count[0] + size <= _MAX_ACTIONS
                 and all(used[p] + n <= _MAX_BETA for p, n in need.items())
-                for used, count in loads
+                and all(joined[p] + n <= self._max_joins for p, n in joins.items())
+                for used, joined, count in loads
             )
             shard = next(s for s, ok in enumerate(fits) if ok)
             if shard < len(loads) - 1:
                 loads.pop()
             loads[shard][0].update(need)
-            loads[shard][1][0] += size
+            loads[shard][1].update(joins)
+            loads[shard][2][0] += size
             placed += [shard] * size
         return placed
+
+    def _deepest_stack(self) -> int:
+        """The most alpha nodes one fact can have pending in any ruleset, join tests counted."""
+        shards = max(self._shard_of, default=0) + 1
+        tries: list[defaultdict[_Pat, set[_T]]] = [defaultdict(set) for _ in range(shards)]
+        placed = zip(self._rules, self._shard_of, strict=True)
+        for index, ((_, pats, _, _), shard) in enumerate(placed):
+            children = tries[shard]
+            for position, pattern in enumerate(pats):
+                for depth, test in enumerate(pattern):
+                    children[pattern[:depth]].add(test)
+                if position:  # see _pattern_json: one node of its own per rule and pattern
+                    children[pattern].add((_CASE, "join", (index, position)))
+        return max((_stack(children)[0].get((), 0) for children in tries), default=0)
 
     def _action(self, index: int) -> Callable[[Any], None]:
         def action(c: Any) -> None:
@@ -583,7 +637,10 @@ class DurableRuleset:
         if not final:  # hand the combination on to the next stage as a chain fact
             mid = session._new_mid()
             session._chains[mid] = ids
-            fact = f'{{"sid":"{session._sid}","id":"{mid}","@pr":"chain","@st":{index + 1}}}'
+            fact = (
+                f'{{"sid":"{session._sid}","id":"{mid}","{_CASE}":{session._case},'
+                f'"@pr":"chain","@st":{index + 1}}}'
+            )
             session._pending.append((self._shard_of[index + 1], fact))
         elif (firing := (key, ids if self._ids else ())) not in session._fired:
             session._fired.add(firing)
@@ -682,9 +739,12 @@ class DurableRuleset:
             return session.assert_facts(facts)
 
 
-def _pattern_json(pattern: _Pat) -> dict[str, Any]:
+def _pattern_json(pattern: _Pat, joined: bool = False) -> dict[str, Any]:
+    """A pattern as durable JSON; ``joined``: its fact must be of the first pattern's case."""
     # '$and' keeps the given order: the alpha network fans out by the discriminator first
     tests = [{p: v} if op == "eq" else {_OPS[op]: {p: v}} for p, op, v in pattern]
+    if joined:  # an equality on an earlier fact: durable hashes its join memories on it
+        tests.append({_CASE: {"p0": _CASE}})
     return tests[0] if len(tests) == 1 else {"$and": tests}
 
 
@@ -714,21 +774,18 @@ class DurableSession:
         self._user: dict[str, str] = {}  # durable fact id -> user id
         self._hashes: set[int] = set()  # of the durable fact ids in use: durable's identity
         self._next = 0  # the next candidate in the ruleset's sequence of fact ids
-        self._start = 0  # where this session's cases start in it (after its sentinels)
+        self._case = 0  # this case's number in the sid: sent with every fact, joined on
         self._chains: dict[str, tuple[str, ...]] = {}  # chain fact id -> user ids so far
         self._pending: list[tuple[int, str]] = []
         self._fired: set[Firing] = set()
         self._new: list[Firing] = []
         self._errors: list[BaseException] = []
-        self._sent: list[tuple[int, str]] = []  # (shard, fact) asserted for this case
-        self._base: frozenset[int] = frozenset()  # hashes in use before the case's facts
 
     def _new_mid(self) -> str:
         """A durable fact id whose hash no other fact of this session has.
 
-        Ids come from one sequence per ruleset, hashed once; a pooled session starts each
-        case at the same place, its earlier case's facts being retracted, so the ids and
-        the hashes they are checked against are the same every case.
+        Ids come from one sequence per ruleset, hashed once; a pooled session goes on
+        where its earlier case stopped, since that case's facts stay in the session.
         """
         seq, hashes = self._rs._mid_seq, self._hashes
         while True:
@@ -745,10 +802,9 @@ class DurableSession:
         if self._state != "new":
             raise EngineError("a DurableSession can be entered only once")
         with rs._lock:
-            if rs._idle:  # a clean session of an earlier case: no set-up to pay again
-                self._sid, self._opened, self._start, self._base = rs._idle.pop()
-                self._next, self._hashes = self._start, set(self._base)
-                self._state = "open"
+            if rs._idle:  # a session of an earlier case: no set-up to pay again
+                self._sid, self._opened, self._next, self._hashes, case = rs._idle.pop()
+                self._case, self._state = case + 1, "open"
                 return self
             if len(rs._live) >= _MAX_SESSIONS:
                 raise CapacityError(
@@ -773,8 +829,6 @@ class DurableSession:
                 raise _translate(exc, "opening a session") from exc
             finally:
                 rs._sink = None
-        self._base = frozenset(self._hashes)  # the session's own facts: kept when pooled
-        self._start = self._next
         self._state = "open"
         return self
 
@@ -787,21 +841,24 @@ class DurableSession:
             self._close()
 
     def _recycle(self) -> bool:
-        """Retract this case's facts and pool the session; False when it cannot be reused."""
+        """Pool the session for the next case; False when it cannot be reused.
+
+        The case's facts stay in the session: durable-rules reads freed memory when it
+        retracts a fact that an action has seen (``deleteMessageFromFrame`` walks the
+        action's frame after ``complete_and_start_action`` freed it; valgrind shows the
+        read, and in about 1 run in 20 of the test suite the process died). Rules join
+        only facts of one case number, so an earlier case's facts fire nothing again; a
+        session holding ``_SID_FACTS`` facts is deleted instead, which bounds its memory.
+        """
         rs = self._rs
-        if not rs._reuse or len(rs._idle) >= _POOL or self._opened != len(rs._names):
+        if (
+            not rs._reuse
+            or len(rs._idle) >= _POOL
+            or self._opened != len(rs._names)
+            or self._next >= _SID_FACTS
+        ):
             return False
-        core = _backend().core
-        handles = [rs._host._ruleset_directory[n]._handle for n in rs._names]
-        try:
-            for shard, text in reversed(self._sent):
-                retract = core.retract_facts if text[0] == "[" else core.retract_fact
-                code = retract(handles[shard], text)
-                if (code[0] if isinstance(code, tuple) else code) not in (0, 1):
-                    return False
-        except Exception:
-            return False
-        rs._idle.append((self._sid, self._opened, self._start, self._base))
+        rs._idle.append((self._sid, self._opened, self._next, self._hashes, self._case))
         self._state, self._opened = "closed", 0
         return True
 
@@ -913,12 +970,14 @@ class DurableSession:
                     self._user[mid := self._new_mid()] = uid
                     for shard, fields in enumerate(per_shard):
                         if fields:  # a fact no test reads cannot match: spare it
-                            groups[shard].append(f'{{"sid":"{self._sid}","id":"{mid}",{fields}}}')
+                            groups[shard].append(
+                                f'{{"sid":"{self._sid}","id":"{mid}","{_CASE}":{self._case},'
+                                f"{fields}}}"
+                            )
                 while True:  # then chain facts of long clauses, asserted outside actions
                     for shard, group in enumerate(groups):
                         if group:  # one C call per ruleset: firings do not depend on order
                             text = group[0] if len(group) == 1 else f"[{','.join(group)}]"
-                            self._sent.append((shard, text))
                             rs._send(self, shard, text)
                     if not self._pending:
                         break
