@@ -476,8 +476,20 @@ class DurableRuleset:
         # Over 16 patterns: the first 16, then a chain fact and 15 more per stage.
         self._rules: list[tuple[str, tuple[_Pat, ...], bool, bool]] = []
         sizes = []
-        for key, clause in clauses.items():
-            pats = _encode(key, clause, problems)
+        encoded = [(key, _encode(key, clause, problems)) for key, clause in clauses.items()]
+        # A pattern after a rule's first carries a join test, an alpha node of that rule's own
+        # (see _pattern_json): each rule leads with its most shared pattern, which then needs
+        # none. Per permuted rule, where each pattern of the clause went (firings keep the
+        # clause's order).
+        uses = Counter(p for _, pats in encoded for p in pats)
+        self._order: dict[int, tuple[int, ...]] = {}
+        for key, pats in encoded:
+            if 1 < len(pats) <= _MAX_FRAMES:
+                lead = max(range(len(pats)), key=lambda i: (uses[pats[i]], -i))
+                if lead:
+                    moved = (lead, *(i for i in range(len(pats)) if i != lead))
+                    self._order[len(self._rules)] = tuple(map(moved.index, range(len(pats))))
+                    pats = tuple(pats[i] for i in moved)
             cuts = [0, *range(_MAX_FRAMES, len(pats), _MAX_FRAMES - 1), len(pats)]
             for stage, (start, end) in enumerate(itertools.pairwise(cuts)):
                 chain = ((("@pr", "eq", "chain"), ("@st", "eq", len(self._rules))),)
@@ -630,6 +642,8 @@ class DurableRuleset:
             return
         mids = _matched_ids(c, len(pats))
         ids = tuple(session._user[m] for m in mids[chained:])
+        if (where := self._order.get(index)) is not None:  # back in the clause's order
+            ids = tuple(ids[j] for j in where)
         if chained:
             ids = session._chains[mids[0]] + ids
             if len(set(ids)) < len(ids):  # one fact per pattern holds across stages too
