@@ -81,7 +81,7 @@ def test_pooled_sessions_retract_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_many_cases_use_one_session() -> None:
     reused = DurableRuleset(CLAUSES, reuse_sessions=True)
     sids = set()
-    for i in range(2_000):  # past durable's 1,024 live sessions, within its 4,096 facts
+    for i in range(2_000):  # past durable's 1,024 live sessions, within its 2,048 facts
         with reused.session() as session:
             assert session.assert_facts([_finding(1, v=i % 10)]) == (
                 [("a_high", ("f1",))] if i % 10 > 5 else []

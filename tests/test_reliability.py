@@ -624,7 +624,7 @@ def test_short_soak_keeps_memory_flat_and_answers_stable(backend: str, count: in
     if backend not in BACKENDS:
         pytest.skip("durable-rules not importable here")
     # the first row is the baseline: by then a pooled durable session has filled up once
-    # (it holds at most 4,096 facts, about 20 MiB with this pack, then it is replaced)
+    # (it holds at most 2,048 facts, about 10 MiB with this pack, then it is replaced)
     every = count // 5
     done = subprocess.run(
         [

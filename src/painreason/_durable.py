@@ -78,7 +78,7 @@ _MAX_INT = 2**53  # ints are compared with floats as doubles: exact up to 2**53
 _POOL = 4  # idle sessions a ruleset keeps for reuse (reuse_sessions=True)
 # Facts (with chain facts and sentinels) a reused session may hold; the next case starts a
 # new one. Each costs durable about 9 kB (a message node of 255 property slots).
-_SID_FACTS = 4096
+_SID_FACTS = 2048
 _CASE = "@c"  # the case number within a session, on every fact: rules join only on equal ones
 _LEASE = 10  # seconds an action may run before durable's own loop gives it up
 _CACHE = 65_536  # encoded facts a ruleset keeps (cleared when full)
@@ -370,9 +370,9 @@ def _with_buckets(pats: tuple[_Pat, ...], buckets: dict[str, dict[Any, int]]) ->
     return tuple(out)
 
 
-def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> int:
+def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> dict[_Pat, int]:
     """Refuse, before durable sees them, alpha networks that would hang or overflow its stack;
-    return the most alpha tests one fact can have pending at once."""
+    return, per pattern, how many join tests could follow it before the stack overflows."""
     children: defaultdict[_Pat, set[_T]] = defaultdict(set)
     owners: defaultdict[_Pat, set[str]] = defaultdict(set)
     for key, pattern in patterns:  # durable shares identical test prefixes: a trie
@@ -397,6 +397,14 @@ def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> int:
                 "with an 'eq' discriminator so that no test has over 511 successors"
             )
     height, width = _stack(children)
+    # Tests still pending when a fact reaches a node: each ancestor's other children it may
+    # satisfy. At a pattern's last test the fact also pushes that node's children and joins.
+    pending: dict[_Pat, int] = {(): 0}
+    for node in sorted(children, key=len):
+        for test in children[node]:
+            pending[(*node, test)] = pending[node] + width[node] - 1
+    # 2 spare: the bound is derived from durable's source, not from durable's own count
+    room = {p: _MAX_STACK - 2 - pending[p] - width.get(p, 0) for _, p in patterns}
     if height.get((), 0) > _MAX_STACK:
         node = max(width, key=lambda n: (width[n], -len(n)))
         raise CapacityError(
@@ -404,7 +412,7 @@ def _check_alpha(patterns: Sequence[tuple[str, _Pat]]) -> int:
             f"(limit {_MAX_STACK}, durable-rules error 303), {width[node]} of them right after "
             f"'{_show(node)}'; fix: use 'eq' discriminators, fewer non-'eq' tests per path"
         )
-    return height.get((), 0)
+    return room
 
 
 def _stack(children: Mapping[_Pat, set[_T]]) -> tuple[dict[_Pat, int], dict[_Pat, int]]:
@@ -441,7 +449,7 @@ class DurableRuleset:
         is retracted: durable-rules reads freed memory when it retracts a fact an action saw).
         durable-rules sets up per-session memory sized by the whole ruleset on a session's
         first fact (about 40 ms with the bundled knowledge) and frees it in ``delete_state``;
-        reuse pays that once per 4,096 facts instead of once a case, about 60 times faster
+        reuse pays that once per 2,048 facts instead of once a case, about 60 times faster
         with the bundled knowledge. A session that fails is deleted as without reuse.
     ids : bool
         Report which facts each firing matched. With ``False`` a clause's firings are one
@@ -505,20 +513,23 @@ class DurableRuleset:
             self._rules = [
                 (k, _with_buckets(ps, self._buckets), c, f) for k, ps, c, f in self._rules
             ]
-        height = _check_alpha([("", _SENTINEL)] + [(r[0], p) for r in self._rules for p in r[1]])
         # A join test (see _pattern_json) is an alpha node of its rule's own under the pattern
         # it follows: durable shares none, and a fact that reaches the pattern pushes them all
-        # on top of the tests still pending (error 303). Bounded per ruleset by sharding.
-        self._max_joins = max(1, _MAX_STACK - height)
+        # on top of the tests still pending (error 303). Bounded per pattern and ruleset by
+        # sharding; joins of patterns that extend one another add up, hence the check after.
+        self._room = _check_alpha(
+            [("", _SENTINEL)] + [(r[0], p) for r in self._rules for p in r[1]]
+        )
+        self._thin = 1  # each pattern's room is divided by this
         self._shard_of = self._shard(sizes)
-        while (deepest := self._deepest_stack()) > _MAX_STACK:  # joins of nested patterns
-            if self._max_joins == 1:  # add up along a path: fewer per pattern, more rulesets
+        while (deepest := self._deepest_stack()) > _MAX_STACK:
+            if max(self._room.values()) // self._thin <= 1:
                 raise CapacityError(
                     f"one fact could have {deepest} alpha tests pending at once with the join "
                     f"tests (limit {_MAX_STACK}, durable-rules error 303); fix: fewer non-'eq' "
                     "tests per pattern, or fewer patterns that extend one another"
                 )
-            self._max_joins //= 2
+            self._thin *= 2
             self._shard_of = self._shard(sizes)
         # Per ruleset, the properties some test reads -> longest str value tested on it
         self._tested: list[dict[str, int]] = [{} for _ in range(max(self._shard_of, default=0) + 1)]
@@ -575,22 +586,24 @@ class DurableRuleset:
             rules = self._rules[len(placed) : len(placed) + size]
             need = Counter(p for r in rules for p in r[1])
             joins = Counter(p for r in rules for p in r[1][1:])
-            if (
-                max(need.values()) > _MAX_BETA
-                or max(joins.values(), default=0) > self._max_joins
-                or size >= _MAX_ACTIONS  # +1: the sentinel
-            ):
+            if max(need.values()) > _MAX_BETA or size >= _MAX_ACTIONS:  # +1: the sentinel
                 raise CapacityError(
-                    f"clause {rules[0][0]!r}: {max(need.values())} uses of one pattern, "
-                    f"{max(joins.values(), default=0)} of them joined, or {size} rules exceed "
-                    f"durable-rules' {_MAX_BETA} / {self._max_joins} / {_MAX_ACTIONS - 1} "
-                    "(errors 108, 303, 106); fix: split the clause"
+                    f"clause {rules[0][0]!r}: {max(need.values())} uses of one pattern or "
+                    f"{size} rules exceed durable-rules' {_MAX_BETA} / {_MAX_ACTIONS - 1} "
+                    "(errors 108, 106); fix: split the clause"
+                )
+            tight = [p for p, n in joins.items() if n > self._joins(p)]
+            if tight:
+                raise CapacityError(
+                    f"clause {rules[0][0]!r}: '{_show(tight[0])}' is followed by "
+                    f"{joins[tight[0]]} join tests, {self._joins(tight[0])} fit on durable-rules' "
+                    "stack of pending alpha tests (error 303); fix: split the clause"
                 )
             loads.append((Counter({_SENTINEL: 1}), Counter(), [1]))  # a fresh one, if needed
             fits = (
                 count[0] + size <= _MAX_ACTIONS
                 and all(used[p] + n <= _MAX_BETA for p, n in need.items())
-                and all(joined[p] + n <= self._max_joins for p, n in joins.items())
+                and all(joined[p] + n <= self._joins(p) for p, n in joins.items())
                 for used, joined, count in loads
             )
             shard = next(s for s, ok in enumerate(fits) if ok)
@@ -601,6 +614,10 @@ class DurableRuleset:
             loads[shard][2][0] += size
             placed += [shard] * size
         return placed
+
+    def _joins(self, pattern: _Pat) -> int:
+        """How many join tests may follow ``pattern`` in one ruleset."""
+        return self._room[pattern] // self._thin
 
     def _deepest_stack(self) -> int:
         """The most alpha nodes one fact can have pending in any ruleset, join tests counted."""
