@@ -929,3 +929,26 @@ def test_a_pooled_session_keeps_its_cases_apart_and_is_replaced_when_full(
             sids.add(session._sid)
     assert len(sids) == 2  # the full session was deleted, a new one took over
     assert len(rs._live) == len(rs._idle) == 1
+
+
+def test_join_tests_fill_durable_stack_as_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # n rules of 'anchor' then 'hub' (a tie: the clause's order stays): 'hub' is followed by
+    # one join test per rule, and a fact reaching it pushes all n on durable's stack.
+    def clauses(n: int) -> dict[str, Any]:
+        return {f"k{i}": (_pattern("anchor"), _pattern("hub")) for i in range(n)}
+
+    facts = [{**_finding(0), "code": "anchor"}, {**_finding(1), "code": "hub"}]
+    rs = DurableRuleset(clauses(200))
+    hub = rs._rules[0][1][1]
+    fits = rs._joins(hub)
+    assert fits == 62  # nothing else is pending at 'hub': 64, less 2 spare
+    assert len(rs._names) == -(-200 // fits)
+    assert len(rs.run(facts)) == 200
+    # durable's own count, the checks lifted: 64 joins fit, a 65th overflows (error 303)
+    monkeypatch.setattr(DurableRuleset, "_deepest_stack", lambda self: 0)
+    monkeypatch.setattr(DurableRuleset, "_joins", lambda self, pattern: 1_000)
+    one = DurableRuleset(clauses(64))
+    assert len(one._names) == 1
+    assert len(one.run(facts)) == 64
+    with pytest.raises(CapacityError, match="error 303"):
+        DurableRuleset(clauses(65)).run(facts)
