@@ -952,3 +952,16 @@ def test_join_tests_fill_durable_stack_as_counted(monkeypatch: pytest.MonkeyPatc
     assert len(one.run(facts)) == 64
     with pytest.raises(CapacityError, match="error 303"):
         DurableRuleset(clauses(65)).run(facts)
+
+
+def test_a_rule_leads_with_its_most_shared_pattern_and_reports_in_clause_order() -> None:
+    clauses = {f"k{i}": (_pattern(f"c{i}"), _pattern("common")) for i in range(5)}
+    rs = DurableRuleset(clauses)
+    assert all(r[1][0] == _encode_one(rs, "common") for r in rs._rules)  # no join on it
+    assert set(rs._order) == set(range(5))
+    facts = [_finding(0), {**_finding(9), "code": "common"}]
+    assert rs.run(facts) == [("k0", ("f0", "f9"))]  # the clause's order, not durable's
+
+
+def _encode_one(rs: DurableRuleset, code: str) -> Any:
+    return next(p for r in rs._rules for p in r[1] if ("code@s", "eq", code) in p)
