@@ -579,7 +579,8 @@ class DurableRuleset:
             raise _translate(exc, "building the ruleset") from exc
 
     def _shard(self, sizes: list[int]) -> list[int]:
-        """Place each clause's rules in the first ruleset with room (errors 108 and 106)."""
+        """Place each clause's rules in the first ruleset with room: for their rules (error
+        106), for rules on one pattern (108) and for join tests after one pattern (303)."""
         loads: list[tuple[Counter[_Pat], Counter[_Pat], list[int]]] = []
         placed: list[int] = []
         for size in sizes:
